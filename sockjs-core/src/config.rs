@@ -1,0 +1,215 @@
+//! Endpoint configuration with the protocol's defaults and the server's limits.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Default client library URL written into the iframe page (sockjs-client 1.x).
+pub const DEFAULT_SOCKJS_URL: &str =
+    "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js";
+
+/// What [`Session::send`](crate::Session::send) callers should do when a session's outbound
+/// queue is full.
+///
+/// The core only reports [`SendError::Full`](crate::SendError::Full); the I/O driver applies
+/// the policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OverflowPolicy {
+    /// The sender waits until the receiver has drained enough of the queue (backpressure onto
+    /// the application). The default.
+    Wait,
+    /// The send fails at once with a typed error; the message is handed back.
+    Fail,
+    /// The session is closed with [`close::QUEUE_FULL`](crate::close::QUEUE_FULL)
+    /// (`c[1013,"Outbound queue full"]`) and the message is dropped.
+    Close,
+}
+
+/// Configuration of one SockJS endpoint.
+///
+/// Construct it with [`Config::default`] (the protocol's defaults) and change the public
+/// fields you need; [`Config::validate`] reports values that cannot work.
+///
+/// ```
+/// use std::time::Duration;
+/// let mut config = sockjs_core::Config::default();
+/// config.heartbeat_interval = Duration::from_secs(10);
+/// config.cookie_needed = true;
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Config {
+    /// Interval of the `h` heartbeat frame on every receiving transport. Keep it below the
+    /// idle timeout of any proxy in front of the server (nginx's `proxy_read_timeout` is 60 s by
+    /// default). Default: 25 s.
+    pub heartbeat_interval: Duration,
+    /// How long a session on an HTTP transport lives with no receiving request attached before
+    /// it expires. Default: 5 s.
+    pub disconnect_delay: Duration,
+    /// Bytes a streaming response (xhr_streaming, eventsource, htmlfile) may carry after its
+    /// prelude before the server ends it and the client opens a new one. Default: 128 KiB.
+    pub response_limit: usize,
+    /// Whether the `websocket` transport (and the raw `/websocket` endpoint) is offered.
+    /// Default: true.
+    pub websocket: bool,
+    /// Whether `/info` announces `cookie_needed` and session URLs set a `JSESSIONID` cookie
+    /// (for load balancers doing sticky sessions by that cookie). Default: false.
+    pub cookie_needed: bool,
+    /// URL of the sockjs-client library loaded by the iframe page. It must be the same version
+    /// as the client the page uses. Default: [`DEFAULT_SOCKJS_URL`].
+    pub sockjs_url: String,
+    /// Largest request body accepted by `xhr_send` and `jsonp_send`, and the largest websocket
+    /// message; larger ones get 413 (HTTP) or close code 1009 (websocket). Default: 4 MiB.
+    pub max_request_body: usize,
+    /// Largest single decoded message (UTF-8 bytes) accepted from a client or from the
+    /// application. Default: 2 MiB.
+    pub max_message_size: usize,
+    /// Bound of a session's outbound queue, in encoded bytes. A message is always accepted
+    /// into an empty queue (so one message up to `max_message_size` can always be sent).
+    /// Default: 1 MiB.
+    pub max_queued_bytes: usize,
+    /// Bound of a session's outbound queue, in messages. Default: 4096.
+    pub max_queued_messages: usize,
+    /// What a send does when the outbound queue is full. Default: [`OverflowPolicy::Wait`].
+    pub overflow_policy: OverflowPolicy,
+    /// Bound of a session's inbound queue (messages received from the client and not yet read
+    /// by the application). When full, the server stops reading from the client (websocket)
+    /// or holds the `xhr_send` request, so the client slows down. Default: 64 messages.
+    pub max_inbound_queue: usize,
+    /// Largest number of live sessions on HTTP transports plus websocket sessions of this
+    /// endpoint; a new session beyond it is refused (503). Default: 100 000.
+    pub max_sessions: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            heartbeat_interval: Duration::from_secs(25),
+            disconnect_delay: Duration::from_secs(5),
+            response_limit: 128 * 1024,
+            websocket: true,
+            cookie_needed: false,
+            sockjs_url: DEFAULT_SOCKJS_URL.to_string(),
+            max_request_body: 4 * 1024 * 1024,
+            max_message_size: 2 * 1024 * 1024,
+            max_queued_bytes: 1024 * 1024,
+            max_queued_messages: 4096,
+            overflow_policy: OverflowPolicy::Wait,
+            max_inbound_queue: 64,
+            max_sessions: 100_000,
+        }
+    }
+}
+
+/// A configuration value that cannot work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The heartbeat interval is zero.
+    ZeroHeartbeat,
+    /// The disconnect delay is zero: a polling client could never come back in time.
+    ZeroDisconnectDelay,
+    /// The named limit is zero.
+    ZeroLimit(&'static str),
+    /// `max_message_size` is larger than `max_request_body`, so it could never be reached.
+    MessageLargerThanBody,
+    /// The client library URL is empty or contains a character that cannot be written into
+    /// the iframe page's `src` attribute (`"`, `<`, `>`, a control character).
+    InvalidSockjsUrl,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::ZeroHeartbeat => f.write_str("heartbeat_interval must be greater than zero"),
+            ConfigError::ZeroDisconnectDelay => f.write_str("disconnect_delay must be greater than zero"),
+            ConfigError::ZeroLimit(name) => write!(f, "{name} must be greater than zero"),
+            ConfigError::MessageLargerThanBody => {
+                f.write_str("max_message_size must not exceed max_request_body")
+            }
+            ConfigError::InvalidSockjsUrl => f.write_str(
+                "sockjs_url must be non-empty and free of quotes, angle brackets and control characters",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Check that every value can work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.heartbeat_interval.is_zero() {
+            return Err(ConfigError::ZeroHeartbeat);
+        }
+        if self.disconnect_delay.is_zero() {
+            return Err(ConfigError::ZeroDisconnectDelay);
+        }
+        for (name, value) in [
+            ("response_limit", self.response_limit),
+            ("max_request_body", self.max_request_body),
+            ("max_message_size", self.max_message_size),
+            ("max_queued_bytes", self.max_queued_bytes),
+            ("max_queued_messages", self.max_queued_messages),
+            ("max_inbound_queue", self.max_inbound_queue),
+            ("max_sessions", self.max_sessions),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::ZeroLimit(name));
+            }
+        }
+        if self.max_message_size > self.max_request_body {
+            return Err(ConfigError::MessageLargerThanBody);
+        }
+        if self.sockjs_url.is_empty()
+            || self
+                .sockjs_url
+                .chars()
+                .any(|c| c == '"' || c == '<' || c == '>' || c.is_control())
+        {
+            return Err(ConfigError::InvalidSockjsUrl);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_protocols() {
+        let c = Config::default();
+        assert_eq!(c.heartbeat_interval, Duration::from_secs(25));
+        assert_eq!(c.disconnect_delay, Duration::from_secs(5));
+        assert_eq!(c.response_limit, 128 * 1024);
+        assert!(c.websocket);
+        assert!(!c.cookie_needed);
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn invalid_values_are_reported() {
+        let c = Config {
+            heartbeat_interval: Duration::ZERO,
+            ..Config::default()
+        };
+        assert_eq!(c.validate(), Err(ConfigError::ZeroHeartbeat));
+        let c = Config {
+            response_limit: 0,
+            ..Config::default()
+        };
+        assert_eq!(c.validate(), Err(ConfigError::ZeroLimit("response_limit")));
+        let c = Config {
+            max_message_size: Config::default().max_request_body + 1,
+            ..Config::default()
+        };
+        assert_eq!(c.validate(), Err(ConfigError::MessageLargerThanBody));
+        let c = Config {
+            sockjs_url: "x\"><script>".into(),
+            ..Config::default()
+        };
+        assert_eq!(c.validate(), Err(ConfigError::InvalidSockjsUrl));
+    }
+}

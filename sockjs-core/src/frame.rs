@@ -1,0 +1,1168 @@
+//! SockJS frames and the JSON encoding rules of the protocol.
+//!
+//! # Frames (server → client)
+//!
+//! | frame | meaning |
+//! |-------|---------|
+//! | [`OPEN`] `o` | the session is open |
+//! | [`HEARTBEAT`] `h` | keep-alive, sent on an idle connection |
+//! | `a["m1","m2"]` | a batch of messages, see [`write_messages_frame`] |
+//! | `c[3000,"Go away!"]` | the session is closed, see [`close_frame`] |
+//!
+//! Transports add their own framing around these (a trailing `\n`, `data: `, a JSONP
+//! callback, ...); this module produces the bare frames only.
+//!
+//! # Encoding (server → client)
+//!
+//! Every message is encoded as a JSON string literal exactly as a normal JSON encoder
+//! (serde_json's compact output) would write it: `"` and `\` as `\"` and `\\`; the control
+//! characters U+0008, U+0009, U+000A, U+000C and U+000D as `\b`, `\t`, `\n`, `\f`, `\r`; the
+//! other characters of U+0000–U+001F as `\u00XX` with lowercase hex. On top of that, as the
+//! SockJS protocol requires, these code points are written as lowercase `\uXXXX` escapes
+//! because browsers and proxies mangle them when they travel raw:
+//!
+//! * U+200C–U+200F
+//! * U+2028–U+202F
+//! * U+2060–U+206F
+//! * U+FFF0–U+FFFF
+//!
+//! (The protocol also lists the surrogates U+D800–U+DFFF; a Rust `str` can never hold
+//! them, so nothing needs doing.) Every other character, including all other non-ASCII
+//! text such as emoji, is written as raw UTF-8. The encoder is a single pass over the
+//! input bytes that copies unescaped runs in bulk: the extra code points are all 3-byte
+//! UTF-8 sequences starting with `0xE2` or `0xEF`, so only those lead bytes need a closer
+//! look. Encode a message once with [`EncodedMessage::new`]; clones share the buffer, so
+//! a broadcast costs one encoding however many sessions receive it.
+//!
+//! # Decoding (client → server)
+//!
+//! [`decode_messages`] reads an HTTP send body (`xhr_send`, `jsonp_send`), which must be a
+//! JSON array of strings. [`decode_websocket_payload`] reads a WebSocket text message, which
+//! may be an array of strings or a single JSON string. Failures are reported as a
+//! [`PayloadError`] whose [`Display`](std::fmt::Display) text is the protocol's response
+//! body ("Payload expected." / "Broken JSON encoding.").
+//!
+//! ## Lone surrogates
+//!
+//! sockjs-client escapes many characters as `\uXXXX`, writing characters outside the Basic
+//! Multilingual Plane as UTF-16 surrogate pairs (`\ud83d\ude00` is 😀). A JavaScript string
+//! may also hold a *lone* surrogate, and the client then sends its escape unpaired, e.g.
+//! `["\ud800"]` or `["a\udc00b"]`. Strict JSON parsers for UTF-8 text, serde_json among them,
+//! reject such input, yet it is valid client output and must never be answered with
+//! "Broken JSON encoding.".
+//!
+//! **Decision:** every unpaired surrogate escape decodes to U+FFFD REPLACEMENT CHARACTER,
+//! which is exactly what a browser's UTF-8 encoder produces when a string holding a lone
+//! surrogate is sent over a WebSocket as raw text. A surrogate pair (a high surrogate
+//! `\uD800`–`\uDBFF` immediately followed by a low surrogate escape `\uDC00`–`\uDFFF`) decodes
+//! to its character as usual. A high surrogate followed by anything else (end of string,
+//! another high surrogate, a non-surrogate escape, plain text) becomes U+FFFD, and the
+//! following text is decoded on its own. Hex digits are case-insensitive.
+//!
+//! Implementation: the payload is parsed with serde_json first. Only if that fails is it
+//! scanned, with awareness of string boundaries and of escapes (so `"\\ud800"`, an escaped
+//! backslash followed by the text `ud800`, is left alone), for unpaired surrogate escapes;
+//! if any are found they are rewritten to `\ufffd` (the same length) and the payload is
+//! parsed again. Valid input therefore pays nothing for this.
+
+use std::fmt;
+
+use bytes::Bytes;
+
+/// The open frame, sent once when a session starts.
+pub const OPEN: &str = "o";
+
+/// The heartbeat frame, sent periodically to keep idle connections alive.
+pub const HEARTBEAT: &str = "h";
+
+/// A message already encoded as a SockJS JSON string literal, quotes included.
+///
+/// Encoding happens once, in [`EncodedMessage::new`]; cloning is cheap (a reference-counted
+/// buffer), so one encoded message can be queued to many sessions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodedMessage(Bytes);
+
+impl EncodedMessage {
+    /// Encode `msg` as a JSON string literal with the SockJS escaping rules
+    /// (see [`encode_json_string`]).
+    pub fn new(msg: &str) -> Self {
+        let mut s = String::with_capacity(msg.len() + 2);
+        encode_json_string(msg, &mut s);
+        EncodedMessage(Bytes::from(s))
+    }
+
+    /// The encoded bytes: a JSON string literal (`"..."`), valid UTF-8.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Encoded length in bytes, quotes included.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Always `false`: an encoded string holds at least its two quotes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The shared buffer holding the encoded bytes.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+impl AsRef<[u8]> for EncodedMessage {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<&str> for EncodedMessage {
+    fn from(msg: &str) -> Self {
+        EncodedMessage::new(msg)
+    }
+}
+
+/// Marks `0xE2` and `0xEF` in [`ESCAPES`]: lead bytes of the 3-byte sequences that may
+/// encode one of the extra code points SockJS escapes.
+const MAYBE_EXTRA: u8 = 1;
+
+/// What to do with each byte value when encoding:
+/// `0` copy it; `b'u'` write `\u00XX`; [`MAYBE_EXTRA`] look at the whole character;
+/// any other value `x` write the two-character escape `\x`.
+static ESCAPES: [u8; 256] = escape_table();
+
+const fn escape_table() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = b'u';
+        b += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0A] = b'n';
+    table[0x0C] = b'f';
+    table[0x0D] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table[0xE2] = MAYBE_EXTRA;
+    table[0xEF] = MAYBE_EXTRA;
+    table
+}
+
+/// Whether SockJS requires `cp` (outside U+0000–U+001F) to be sent as a `\uXXXX` escape.
+fn is_extra_escaped(cp: u32) -> bool {
+    matches!(
+        cp,
+        0x200C..=0x200F | 0x2028..=0x202F | 0x2060..=0x206F | 0xFFF0..=0xFFFF
+    )
+}
+
+/// If `rest` starts with the UTF-8 encoding of a code point SockJS escapes beyond plain
+/// JSON, return that code point (its encoding is always 3 bytes long).
+fn extra_escape_at(rest: &[u8]) -> Option<u32> {
+    match *rest {
+        [b0 @ (0xE2 | 0xEF), b1, b2, ..] => {
+            let cp =
+                (u32::from(b0 & 0x0F) << 12) | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
+            is_extra_escaped(cp).then_some(cp)
+        }
+        _ => None,
+    }
+}
+
+/// Append `\uXXXX` (lowercase hex) for the 16-bit code unit `cp`.
+fn push_unicode_escape(out: &mut String, cp: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push_str("\\u");
+    for shift in [12, 8, 4, 0] {
+        out.push(char::from(HEX[((cp >> shift) & 0xF) as usize]));
+    }
+}
+
+/// Append `s` to `out` as a JSON string literal (`"..."`, quotes included) with the SockJS
+/// escaping rules described in the [module documentation](self).
+///
+/// ```
+/// # use sockjs_core::frame::encode_json_string;
+/// let mut out = String::new();
+/// encode_json_string("a\"b\n\u{2028}😀", &mut out);
+/// assert_eq!(out, r#""a\"b\n\u2028😀""#);
+/// ```
+pub fn encode_json_string(s: &str, out: &mut String) {
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push('"');
+    // `s[run_start..i]` is copied in bulk whenever an escape is written. Both ends are
+    // always char boundaries: `i` only stops at an ASCII byte or at the lead byte of a
+    // 3-byte sequence, and `run_start` is just past such a byte or sequence.
+    let mut run_start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        match ESCAPES[usize::from(byte)] {
+            0 => i += 1,
+            MAYBE_EXTRA => match extra_escape_at(&bytes[i..]) {
+                Some(cp) => {
+                    out.push_str(&s[run_start..i]);
+                    push_unicode_escape(out, cp);
+                    i += 3;
+                    run_start = i;
+                }
+                // Continuation bytes never need escaping, so stepping one byte is enough.
+                None => i += 1,
+            },
+            b'u' => {
+                out.push_str(&s[run_start..i]);
+                push_unicode_escape(out, u32::from(byte));
+                i += 1;
+                run_start = i;
+            }
+            short => {
+                out.push_str(&s[run_start..i]);
+                out.push('\\');
+                out.push(char::from(short));
+                i += 1;
+                run_start = i;
+            }
+        }
+    }
+    out.push_str(&s[run_start..]);
+    out.push('"');
+}
+
+/// Append the message frame `a[m1,m2,...]` to `out` (no trailing newline).
+///
+/// An empty iterator gives `a[]`; callers normally skip sending that.
+pub fn write_messages_frame<'a>(
+    msgs: impl IntoIterator<Item = &'a EncodedMessage>,
+    out: &mut Vec<u8>,
+) {
+    out.extend_from_slice(b"a[");
+    let mut first = true;
+    for m in msgs {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(m.as_bytes());
+    }
+    out.push(b']');
+}
+
+/// The close frame `c[code,"reason"]` (no trailing newline), e.g. `c[3000,"Go away!"]`.
+///
+/// The reason is encoded like any message, so the frame is valid JSON after its `c` whatever
+/// the reason holds.
+pub fn close_frame(code: u16, reason: &str) -> String {
+    let mut frame = String::with_capacity(reason.len() + 10);
+    frame.push_str("c[");
+    frame.push_str(&code.to_string());
+    frame.push(',');
+    encode_json_string(reason, &mut frame);
+    frame.push(']');
+    frame
+}
+
+/// Why a client payload was refused.
+///
+/// The [`Display`](fmt::Display) text is the exact response body the protocol expects for an
+/// HTTP send request answered with status 500.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayloadError {
+    /// The body was empty (or held only whitespace): "Payload expected.".
+    Empty,
+    /// The body was not JSON of the expected shape: "Broken JSON encoding.".
+    BrokenJson,
+}
+
+impl PayloadError {
+    /// The protocol's text for this error, as sent in the response body.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            PayloadError::Empty => "Payload expected.",
+            PayloadError::BrokenJson => "Broken JSON encoding.",
+        }
+    }
+}
+
+impl fmt::Display for PayloadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::error::Error for PayloadError {}
+
+/// Whether `payload` holds nothing but JSON whitespace (space, tab, LF, CR).
+fn is_blank(payload: &[u8]) -> bool {
+    payload
+        .iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+/// Decode an HTTP send body (`xhr_send`, `jsonp_send`): a JSON array of strings.
+///
+/// * empty or whitespace-only → [`PayloadError::Empty`];
+/// * `[]` → `Ok(vec![])`;
+/// * anything that is not a JSON array of strings (invalid UTF-8, a bare string, an array
+///   holding a number, trailing garbage, ...) → [`PayloadError::BrokenJson`].
+///
+/// Unpaired surrogate escapes decode to U+FFFD (see the [module documentation](self)).
+pub fn decode_messages(payload: &[u8]) -> Result<Vec<String>, PayloadError> {
+    if is_blank(payload) {
+        return Err(PayloadError::Empty);
+    }
+    decode_with_surrogate_repair(payload, parse_array)
+}
+
+/// Decode a WebSocket text message: a JSON array of strings, or one JSON string.
+///
+/// * empty or whitespace-only → `Ok(vec![])`: the message is ignored;
+/// * `[]` → `Ok(vec![])`;
+/// * `"a"` → `Ok(vec!["a"])`, `["a","b"]` → `Ok(vec!["a", "b"])`;
+/// * anything else → [`PayloadError::BrokenJson`] (the caller drops the connection).
+///
+/// Unpaired surrogate escapes decode to U+FFFD (see the [module documentation](self)).
+pub fn decode_websocket_payload(payload: &str) -> Result<Vec<String>, PayloadError> {
+    let bytes = payload.as_bytes();
+    if is_blank(bytes) {
+        return Ok(Vec::new());
+    }
+    decode_with_surrogate_repair(bytes, parse_string_or_array)
+}
+
+type Parser = fn(&[u8]) -> Result<Vec<String>, serde_json::Error>;
+
+fn parse_array(payload: &[u8]) -> Result<Vec<String>, serde_json::Error> {
+    serde_json::from_slice(payload)
+}
+
+fn parse_string_or_array(payload: &[u8]) -> Result<Vec<String>, serde_json::Error> {
+    let first = payload
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first == Some(&b'"') {
+        serde_json::from_slice::<String>(payload).map(|s| vec![s])
+    } else {
+        parse_array(payload)
+    }
+}
+
+/// Parse with `parse`; if that fails, replace unpaired surrogate escapes and try once more.
+fn decode_with_surrogate_repair(
+    payload: &[u8],
+    parse: Parser,
+) -> Result<Vec<String>, PayloadError> {
+    match parse(payload) {
+        Ok(msgs) => Ok(msgs),
+        Err(_) => {
+            let repaired =
+                replace_lone_surrogate_escapes(payload).ok_or(PayloadError::BrokenJson)?;
+            parse(&repaired).map_err(|_| PayloadError::BrokenJson)
+        }
+    }
+}
+
+/// The value of one hex digit, any case.
+fn hex_digit(b: u8) -> Option<u16> {
+    match b {
+        b'0'..=b'9' => Some(u16::from(b - b'0')),
+        b'a'..=b'f' => Some(u16::from(b - b'a' + 10)),
+        b'A'..=b'F' => Some(u16::from(b - b'A' + 10)),
+        _ => None,
+    }
+}
+
+/// If `input[at..]` starts with a complete `\uXXXX` escape, its code unit.
+fn unicode_escape_at(input: &[u8], at: usize) -> Option<u16> {
+    match *input.get(at..)? {
+        [b'\\', b'u', h0, h1, h2, h3, ..] => Some(
+            (hex_digit(h0)? << 12) | (hex_digit(h1)? << 8) | (hex_digit(h2)? << 4) | hex_digit(h3)?,
+        ),
+        _ => None,
+    }
+}
+
+/// Length in bytes of a `\uXXXX` escape.
+const UNICODE_ESCAPE_LEN: usize = 6;
+
+/// Rewrite every unpaired surrogate escape inside JSON strings to `\ufffd`.
+///
+/// Returns `None` when there is none (the input would fail to parse again for the same
+/// reason). Bytes outside strings, other escapes and valid surrogate pairs are copied
+/// unchanged. The replacement has the same length as what it replaces.
+fn replace_lone_surrogate_escapes(input: &[u8]) -> Option<Vec<u8>> {
+    let mut out: Option<Vec<u8>> = None;
+    // `input[..copied]` has been handled: written to `out`, or needs no change.
+    let mut copied = 0;
+    let mut in_string = false;
+    let mut i = 0;
+    while i < input.len() {
+        let byte = input[i];
+        if !in_string {
+            in_string = byte == b'"';
+            i += 1;
+            continue;
+        }
+        match byte {
+            b'"' => {
+                in_string = false;
+                i += 1;
+            }
+            b'\\' => {
+                let lone = match unicode_escape_at(input, i) {
+                    Some(0xD800..=0xDBFF) => {
+                        let next = unicode_escape_at(input, i + UNICODE_ESCAPE_LEN);
+                        if matches!(next, Some(0xDC00..=0xDFFF)) {
+                            // A valid pair: keep both escapes.
+                            i += 2 * UNICODE_ESCAPE_LEN;
+                            continue;
+                        }
+                        true
+                    }
+                    Some(0xDC00..=0xDFFF) => true,
+                    Some(_) => false,
+                    None => {
+                        // Any other escape (`\\`, `\"`, `\n`, ... or a malformed one): skip
+                        // the backslash and the escaped byte so neither is misread.
+                        i += 2;
+                        continue;
+                    }
+                };
+                if lone {
+                    let buf = out.get_or_insert_with(|| Vec::with_capacity(input.len()));
+                    buf.extend_from_slice(&input[copied..i]);
+                    buf.extend_from_slice(b"\\ufffd");
+                    copied = i + UNICODE_ESCAPE_LEN;
+                }
+                i += UNICODE_ESCAPE_LEN;
+            }
+            _ => i += 1,
+        }
+    }
+    let mut buf = out?;
+    buf.extend_from_slice(&input[copied..]);
+    Some(buf)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn enc(s: &str) -> String {
+        let mut out = String::new();
+        encode_json_string(s, &mut out);
+        out
+    }
+
+    fn is_sockjs_escaped(c: char) -> bool {
+        let cp = u32::from(c);
+        cp < 0x20 || is_extra_escaped(cp)
+    }
+
+    /// Reference encoder: serde_json, then the SockJS extras replaced char by char.
+    fn reference_encode(s: &str) -> String {
+        let json = serde_json::to_string(s).unwrap();
+        let mut out = String::new();
+        for c in json.chars() {
+            if is_extra_escaped(u32::from(c)) {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    fn ch(cp: u32) -> char {
+        char::from_u32(cp).unwrap()
+    }
+
+    // ---- constants and EncodedMessage ----
+
+    #[test]
+    fn constants() {
+        assert_eq!(OPEN, "o");
+        assert_eq!(HEARTBEAT, "h");
+    }
+
+    #[test]
+    fn encoded_message_basics() {
+        let m = EncodedMessage::new("hi");
+        assert_eq!(m.as_bytes(), b"\"hi\"");
+        assert_eq!(m.len(), 4);
+        assert!(!m.is_empty());
+        assert_eq!(m.as_ref(), b"\"hi\"");
+        assert_eq!(EncodedMessage::from("hi"), m);
+
+        let empty = EncodedMessage::new("");
+        assert_eq!(empty.as_bytes(), b"\"\"");
+        assert!(!empty.is_empty());
+    }
+
+    #[test]
+    fn encoded_message_clone_shares_buffer() {
+        let m = EncodedMessage::new(&"x".repeat(1000));
+        let c = m.clone();
+        assert_eq!(m.as_bytes().as_ptr(), c.as_bytes().as_ptr());
+        assert_eq!(c.into_bytes().as_ptr(), m.as_bytes().as_ptr());
+    }
+
+    // ---- encoding ----
+
+    #[test]
+    fn encode_appends() {
+        let mut out = String::from("prefix:");
+        encode_json_string("a", &mut out);
+        encode_json_string("b", &mut out);
+        assert_eq!(out, r#"prefix:"a""b""#);
+    }
+
+    #[test]
+    fn encode_plain_and_empty() {
+        assert_eq!(enc(""), r#""""#);
+        assert_eq!(enc("hello world"), r#""hello world""#);
+        assert_eq!(enc("/<>'&%"), r#""/<>'&%""#);
+        assert_eq!(enc("\u{7f}"), "\"\u{7f}\"");
+    }
+
+    #[test]
+    fn encode_quotes_and_backslashes() {
+        assert_eq!(enc("\""), r#""\"""#);
+        assert_eq!(enc("\\"), r#""\\""#);
+        assert_eq!(enc(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(enc(r"\u2028"), r#""\\u2028""#);
+    }
+
+    #[test]
+    fn encode_control_chars() {
+        assert_eq!(enc("\u{8}\t\n\u{c}\r"), r#""\b\t\n\f\r""#);
+        assert_eq!(enc("\u{0}"), r#""\u0000""#);
+        assert_eq!(enc("\u{1}"), r#""\u0001""#);
+        assert_eq!(enc("\u{b}"), r#""\u000b""#);
+        assert_eq!(enc("\u{1a}"), r#""\u001a""#);
+        assert_eq!(enc("\u{1f}"), r#""\u001f""#);
+        assert_eq!(enc(" "), r#"" ""#);
+        for b in 0u8..0x20 {
+            let s = char::from(b).to_string();
+            assert_eq!(enc(&s), serde_json::to_string(&s).unwrap(), "byte {b:#x}");
+        }
+    }
+
+    #[test]
+    fn encode_range_boundaries() {
+        let raw = [
+            0x200B, 0x2010, 0x2027, 0x2030, 0x205F, 0x2070, 0xFFEF, 0xE000, 0xFEFF,
+        ];
+        for cp in raw {
+            let s = ch(cp).to_string();
+            assert_eq!(enc(&s), format!("\"{s}\""), "U+{cp:04X} must stay raw");
+        }
+        let escaped = [
+            0x200C, 0x200D, 0x200E, 0x200F, 0x2028, 0x2029, 0x202F, 0x2060, 0x2065, 0x206F, 0xFFF0,
+            0xFFFD, 0xFFFE, 0xFFFF,
+        ];
+        for cp in escaped {
+            let s = ch(cp).to_string();
+            assert_eq!(
+                enc(&s),
+                format!("\"\\u{cp:04x}\""),
+                "U+{cp:04X} must be escaped"
+            );
+        }
+        for cp in (0x2060..=0x206F).chain(0xFFF0..=0xFFFF) {
+            assert_eq!(enc(&ch(cp).to_string()), format!("\"\\u{cp:04x}\""));
+        }
+    }
+
+    #[test]
+    fn encode_uses_lowercase_hex() {
+        assert_eq!(
+            enc("\u{200c}\u{feff}\u{fff0}"),
+            "\"\\u200c\u{feff}\\ufff0\""
+        );
+        let out = enc("\u{206f}\u{ffff}\u{1b}");
+        assert_eq!(out, r#""\u206f\uffff\u001b""#);
+    }
+
+    #[test]
+    fn encode_mixed_runs() {
+        assert_eq!(
+            enc("ab\u{2028}cd\u{2029}\u{2029}e\"f\u{fff0}"),
+            r#""ab\u2028cd\u2029\u2029e\"f\ufff0""#
+        );
+        // Other characters that share the 0xE2 / 0xEF lead bytes stay raw.
+        assert_eq!(enc("€…™✓\u{fe0f}"), "\"€…™✓\u{fe0f}\"");
+    }
+
+    #[test]
+    fn encode_emoji_and_non_ascii_raw() {
+        assert_eq!(enc("😀"), "\"😀\"");
+        assert_eq!(enc("héllo wörld 日本語 👍🏽"), "\"héllo wörld 日本語 👍🏽\"");
+        assert_eq!(enc("\u{10ffff}"), "\"\u{10ffff}\"");
+    }
+
+    #[test]
+    fn encode_matches_protocol_suite_bytes() {
+        // The conformance suite sends every escapable code point from U+00FF upwards and
+        // compares the echoed bytes with the lowercase `\uXXXX` form of each.
+        let input: String = (0xFFu32..=0xFFFF)
+            .filter_map(char::from_u32)
+            .filter(|&c| is_sockjs_escaped(c))
+            .collect();
+        let expected: String = std::iter::once("\"".to_string())
+            .chain(input.chars().map(|c| format!("\\u{:04x}", u32::from(c))))
+            .chain(std::iter::once("\"".to_string()))
+            .collect();
+        assert!(expected.starts_with(r#""\u200c\u200d"#));
+        assert!(expected.ends_with(r#"\ufffe\uffff""#));
+        assert_eq!(enc(&input), expected);
+    }
+
+    #[test]
+    fn encode_all_bmp_round_trips() {
+        let all: String = (0u32..=0xFFFF).filter_map(char::from_u32).collect();
+        assert_eq!(all.chars().count(), 0x10000 - 0x800);
+        let out = enc(&all);
+        assert_eq!(out, reference_encode(&all));
+        assert_eq!(serde_json::from_str::<String>(&out).unwrap(), all);
+        assert_eq!(
+            decode_messages(format!("[{out}]").as_bytes()).unwrap(),
+            vec![all.clone()]
+        );
+        assert_eq!(decode_websocket_payload(&out).unwrap(), vec![all.clone()]);
+        // No escapable character survives raw.
+        assert!(!out.chars().any(is_sockjs_escaped));
+    }
+
+    #[test]
+    fn encode_leaves_everything_else_raw() {
+        let others: String = (0x7Fu32..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter(|&c| !is_sockjs_escaped(c))
+            .collect();
+        assert_eq!(enc(&others), format!("\"{others}\""));
+    }
+
+    // ---- frames ----
+
+    #[test]
+    fn messages_frame() {
+        let mut out = Vec::new();
+        write_messages_frame(std::iter::empty(), &mut out);
+        assert_eq!(out, b"a[]");
+
+        let msgs = [
+            EncodedMessage::new("a"),
+            EncodedMessage::new("b\"c"),
+            EncodedMessage::new("\u{2028}"),
+        ];
+        let mut out = b"prefix".to_vec();
+        write_messages_frame(&msgs, &mut out);
+        assert_eq!(out, br#"prefixa["a","b\"c","\u2028"]"#.to_vec());
+
+        let mut out = Vec::new();
+        write_messages_frame(&msgs[..1], &mut out);
+        assert_eq!(out, br#"a["a"]"#);
+
+        let mut out = Vec::new();
+        write_messages_frame(msgs.iter().rev(), &mut out);
+        let text = std::str::from_utf8(&out).unwrap();
+        let parsed: Vec<String> = serde_json::from_str(&text[1..]).unwrap();
+        assert_eq!(parsed, vec!["\u{2028}", "b\"c", "a"]);
+    }
+
+    #[test]
+    fn close_frames() {
+        assert_eq!(close_frame(3000, "Go away!"), r#"c[3000,"Go away!"]"#);
+        assert_eq!(
+            close_frame(2010, "Another connection still open"),
+            r#"c[2010,"Another connection still open"]"#
+        );
+        assert_eq!(
+            close_frame(1002, "Connection interrupted"),
+            r#"c[1002,"Connection interrupted"]"#
+        );
+        assert_eq!(close_frame(0, ""), r#"c[0,""]"#);
+        assert_eq!(close_frame(u16::MAX, "x"), r#"c[65535,"x"]"#);
+    }
+
+    #[test]
+    fn close_frame_tricky_reasons_round_trip() {
+        let reasons = [
+            "say \"bye\"",
+            r"back\slash",
+            "\\\"",
+            "\"]",
+            "line\nbreak\ttab\u{0}",
+            "\u{2028}\u{2029}\u{ffff}",
+            "😀 émoji",
+            "",
+        ];
+        for reason in reasons {
+            let frame = close_frame(4000, reason);
+            assert!(frame.starts_with("c[4000,"));
+            let (code, back): (u16, String) = serde_json::from_str(&frame[1..]).unwrap();
+            assert_eq!(code, 4000);
+            assert_eq!(back, reason);
+        }
+    }
+
+    // ---- errors ----
+
+    #[test]
+    fn payload_error_texts() {
+        assert_eq!(PayloadError::Empty.to_string(), "Payload expected.");
+        assert_eq!(
+            PayloadError::BrokenJson.to_string(),
+            "Broken JSON encoding."
+        );
+        assert_eq!(PayloadError::Empty.as_str(), "Payload expected.");
+        let e: Box<dyn std::error::Error> = Box::new(PayloadError::BrokenJson);
+        assert_eq!(e.to_string(), "Broken JSON encoding.");
+    }
+
+    // ---- HTTP decoding ----
+
+    #[test]
+    fn decode_http_empty_and_whitespace() {
+        assert_eq!(decode_messages(b""), Err(PayloadError::Empty));
+        assert_eq!(decode_messages(b"   "), Err(PayloadError::Empty));
+        assert_eq!(decode_messages(b" \r\n\t"), Err(PayloadError::Empty));
+    }
+
+    #[test]
+    fn decode_http_arrays() {
+        assert_eq!(decode_messages(b"[]"), Ok(vec![]));
+        assert_eq!(decode_messages(b" [ ] \n"), Ok(vec![]));
+        assert_eq!(
+            decode_messages(br#"["a","b"]"#),
+            Ok(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(decode_messages(br#"[""]"#), Ok(vec![String::new()]));
+        assert_eq!(
+            decode_messages(br#"["x\n\"\\\/\u0041\u00e9"]"#),
+            Ok(vec!["x\n\"\\/Aé".to_string()])
+        );
+        // Percent signs arrive untouched (jsonp raw bodies are not percent-decoded).
+        assert_eq!(
+            decode_messages(br#"["%61bc"]"#),
+            Ok(vec!["%61bc".to_string()])
+        );
+        assert_eq!(
+            decode_messages("[\"😀 raw utf-8\"]".as_bytes()),
+            Ok(vec!["😀 raw utf-8".to_string()])
+        );
+    }
+
+    #[test]
+    fn decode_http_broken() {
+        let broken: [&[u8]; 16] = [
+            br#"["a"#,
+            b"[",
+            br#""a""#,
+            b"[1]",
+            br#"["a",1]"#,
+            br#"["a",null]"#,
+            br#"[["a"]]"#,
+            br#"{"a":"b"}"#,
+            br#"["a"]x"#,
+            br#"["a"]["b"]"#,
+            b"null",
+            b"x",
+            b"d=%5B%22x%22%5D",
+            b"[\"a\xff\"]",
+            b"[\"\xc3\"]",
+            br#"["a\x"]"#,
+        ];
+        for body in broken {
+            assert_eq!(
+                decode_messages(body),
+                Err(PayloadError::BrokenJson),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    // ---- WebSocket decoding ----
+
+    #[test]
+    fn decode_ws_forms() {
+        assert_eq!(decode_websocket_payload(""), Ok(vec![]));
+        assert_eq!(decode_websocket_payload("  \n"), Ok(vec![]));
+        assert_eq!(decode_websocket_payload("[]"), Ok(vec![]));
+        assert_eq!(
+            decode_websocket_payload(r#""a""#),
+            Ok(vec!["a".to_string()])
+        );
+        assert_eq!(
+            decode_websocket_payload(r#" "a" "#),
+            Ok(vec!["a".to_string()])
+        );
+        assert_eq!(decode_websocket_payload(r#""""#), Ok(vec![String::new()]));
+        assert_eq!(
+            decode_websocket_payload(r#"["a","b"]"#),
+            Ok(vec!["a".to_string(), "b".to_string()])
+        );
+    }
+
+    #[test]
+    fn decode_ws_broken() {
+        for payload in [
+            r#"["a"#,
+            r#""a"#,
+            "[1]",
+            "1",
+            "null",
+            "{}",
+            r#""a" x"#,
+            r#""a""b""#,
+            "x",
+            r#"["\ud800"#,
+        ] {
+            assert_eq!(
+                decode_websocket_payload(payload),
+                Err(PayloadError::BrokenJson),
+                "{payload:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bare_string_http_broken_ws_ok() {
+        assert_eq!(decode_messages(br#""a""#), Err(PayloadError::BrokenJson));
+        assert_eq!(
+            decode_websocket_payload(r#""a""#),
+            Ok(vec!["a".to_string()])
+        );
+    }
+
+    // ---- surrogates ----
+
+    #[test]
+    fn surrogate_pairs_decode() {
+        assert_eq!(
+            decode_messages(br#"["\ud83d\ude00"]"#),
+            Ok(vec!["😀".to_string()])
+        );
+        assert_eq!(
+            decode_messages(br#"["\uD83D\uDE00"]"#),
+            Ok(vec!["😀".to_string()])
+        );
+        assert_eq!(
+            decode_websocket_payload(r#""\ud83d\ude00""#),
+            Ok(vec!["😀".to_string()])
+        );
+        assert_eq!(
+            decode_messages(br#"["\udbff\udfff"]"#),
+            Ok(vec!["\u{10ffff}".to_string()])
+        );
+    }
+
+    #[test]
+    fn lone_high_surrogate() {
+        assert_eq!(
+            decode_messages(br#"["\ud800"]"#),
+            Ok(vec!["\u{fffd}".to_string()])
+        );
+        assert_eq!(
+            decode_messages(br#"["\uDBFF"]"#),
+            Ok(vec!["\u{fffd}".to_string()])
+        );
+        assert_eq!(
+            decode_messages(br#"["a\ud800b"]"#),
+            Ok(vec!["a\u{fffd}b".to_string()])
+        );
+        assert_eq!(
+            decode_websocket_payload(r#""\ud800""#),
+            Ok(vec!["\u{fffd}".to_string()])
+        );
+        assert_eq!(
+            decode_websocket_payload(r#"["\ud800","ok"]"#),
+            Ok(vec!["\u{fffd}".to_string(), "ok".to_string()])
+        );
+    }
+
+    #[test]
+    fn lone_low_surrogate() {
+        assert_eq!(
+            decode_messages(br#"["a\udc00b"]"#),
+            Ok(vec!["a\u{fffd}b".to_string()])
+        );
+        assert_eq!(
+            decode_messages(br#"["\uDFFF"]"#),
+            Ok(vec!["\u{fffd}".to_string()])
+        );
+        // Low before high is two lone surrogates, not a pair.
+        assert_eq!(
+            decode_messages(br#"["\ude00\ud83d"]"#),
+            Ok(vec!["\u{fffd}\u{fffd}".to_string()])
+        );
+    }
+
+    #[test]
+    fn high_followed_by_non_low() {
+        assert_eq!(
+            decode_messages(br#"["\ud800\ud800"]"#),
+            Ok(vec!["\u{fffd}\u{fffd}".to_string()])
+        );
+        // The second high surrogate pairs with the following low one.
+        assert_eq!(
+            decode_messages(br#"["\ud800\ud83d\ude00"]"#),
+            Ok(vec!["\u{fffd}😀".to_string()])
+        );
+        assert_eq!(
+            decode_messages(br#"["\ud800\u0041"]"#),
+            Ok(vec!["\u{fffd}A".to_string()])
+        );
+        assert_eq!(
+            decode_messages(br#"["\ud800\n"]"#),
+            Ok(vec!["\u{fffd}\n".to_string()])
+        );
+        assert_eq!(
+            decode_messages(br#"["\ud800\\"]"#),
+            Ok(vec!["\u{fffd}\\".to_string()])
+        );
+        assert_eq!(
+            decode_messages(br#"["\ud800\"x"]"#),
+            Ok(vec!["\u{fffd}\"x".to_string()])
+        );
+    }
+
+    #[test]
+    fn escaped_backslash_is_not_a_surrogate_escape() {
+        // `\\ud800` is a backslash followed by the text "ud800": valid, untouched.
+        assert_eq!(
+            decode_messages(br#"["\\ud800"]"#),
+            Ok(vec![r"\ud800".to_string()])
+        );
+        // Mixed with a real lone surrogate elsewhere, only the real one is replaced.
+        assert_eq!(
+            decode_messages(br#"["\\ud800\ud800","\\\ud800"]"#),
+            Ok(vec![
+                "\\ud800\u{fffd}".to_string(),
+                "\\\u{fffd}".to_string()
+            ])
+        );
+    }
+
+    #[test]
+    fn repair_does_not_rescue_other_errors() {
+        assert_eq!(
+            decode_messages(br#"["\ud800",1]"#),
+            Err(PayloadError::BrokenJson)
+        );
+        assert_eq!(
+            decode_messages(br#"["\ud800"]x"#),
+            Err(PayloadError::BrokenJson)
+        );
+        assert_eq!(
+            decode_messages(br#"["\ud8"]"#),
+            Err(PayloadError::BrokenJson)
+        );
+        assert_eq!(
+            decode_messages(br#""\ud800""#),
+            Err(PayloadError::BrokenJson)
+        );
+        assert_eq!(
+            decode_messages(b"[\"\\ud800\xff\"]"),
+            Err(PayloadError::BrokenJson)
+        );
+        // A surrogate escape outside any string is not touched.
+        assert_eq!(
+            decode_messages(br#"[\ud800]"#),
+            Err(PayloadError::BrokenJson)
+        );
+    }
+
+    #[test]
+    fn repair_scanner_direct() {
+        assert_eq!(replace_lone_surrogate_escapes(br#"["a"]"#), None);
+        assert_eq!(replace_lone_surrogate_escapes(br#"["\ud83d\ude00"]"#), None);
+        assert_eq!(replace_lone_surrogate_escapes(br#"["\\ud800"]"#), None);
+        assert_eq!(replace_lone_surrogate_escapes(br#"\ud800"#), None);
+        assert_eq!(
+            replace_lone_surrogate_escapes(br#"["\ud800","\uDC00x"]"#).unwrap(),
+            br#"["\ufffd","\ufffdx"]"#.to_vec()
+        );
+        // Truncated input must not panic.
+        for input in [
+            &br#""\"#[..],
+            br#""\u"#,
+            br#""\ud8"#,
+            br#""\ud800\"#,
+            br#""\ud800\ud"#,
+        ] {
+            let _ = replace_lone_surrogate_escapes(input);
+        }
+        assert_eq!(
+            replace_lone_surrogate_escapes(br#""\ud800\"#).unwrap(),
+            br#""\ufffd\"#.to_vec()
+        );
+    }
+
+    // ---- property-style tests with a deterministic generator ----
+
+    /// xorshift64*: small, deterministic, good enough to drive test inputs.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn below(&mut self, n: u32) -> u32 {
+            u32::try_from(self.next() % u64::from(n)).unwrap()
+        }
+
+        fn char(&mut self) -> char {
+            const SPECIAL: [u32; 24] = [
+                0x0, 0x8, 0x9, 0xA, 0xC, 0xD, 0x1F, 0x22, 0x5C, 0x2F, 0x7F, 0x200B, 0x200C, 0x200F,
+                0x2027, 0x2028, 0x202F, 0x2030, 0x205F, 0x2060, 0x206F, 0xFFEF, 0xFFF0, 0xFFFF,
+            ];
+            let cp = match self.below(6) {
+                0 => 0x20 + self.below(0x5F),
+                1 => self.below(0x20),
+                2 => SPECIAL[self.below(24) as usize],
+                3 => 0x2000 + self.below(0x80),
+                4 => 0xFF00 + self.below(0x100),
+                _ => self.below(0x110000),
+            };
+            char::from_u32(cp).unwrap_or('\u{fffd}')
+        }
+
+        fn string(&mut self) -> String {
+            let len = self.below(40);
+            (0..len).map(|_| self.char()).collect()
+        }
+    }
+
+    /// Escape like sockjs-client might: every non-ASCII char as `\uXXXX` (UTF-16 units,
+    /// random hex case), `"`, `\` and controls escaped.
+    fn client_encode(s: &str, rng: &mut Rng) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if u32::from(c) < 0x20 || u32::from(c) > 0x7E => {
+                    let mut units = [0u16; 2];
+                    for unit in c.encode_utf16(&mut units) {
+                        if rng.below(2) == 0 {
+                            out.push_str(&format!("\\u{unit:04x}"));
+                        } else {
+                            out.push_str(&format!("\\u{unit:04X}"));
+                        }
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    #[test]
+    fn property_encode_decode_round_trip() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..5000 {
+            let s = rng.string();
+            let out = enc(&s);
+            assert_eq!(out, reference_encode(&s), "{s:?}");
+            assert!(!out.chars().any(is_sockjs_escaped), "{out:?}");
+            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), s);
+            assert_eq!(decode_websocket_payload(&out), Ok(vec![s.clone()]));
+            let body = format!("[{out},{out}]");
+            assert_eq!(
+                decode_messages(body.as_bytes()),
+                Ok(vec![s.clone(), s.clone()])
+            );
+
+            let msg = EncodedMessage::new(&s);
+            let mut frame = Vec::new();
+            write_messages_frame([&msg, &msg], &mut frame);
+            assert_eq!(frame, format!("a[{out},{out}]").into_bytes());
+        }
+    }
+
+    #[test]
+    fn property_client_escapes_decode() {
+        let mut rng = Rng(0x0123_4567_89AB_CDEF);
+        for _ in 0..5000 {
+            let s = rng.string();
+            let wire = client_encode(&s, &mut rng);
+            assert_eq!(
+                decode_websocket_payload(&wire),
+                Ok(vec![s.clone()]),
+                "{wire}"
+            );
+            assert_eq!(
+                decode_messages(format!("[{wire}]").as_bytes()),
+                Ok(vec![s.clone()]),
+                "{wire}"
+            );
+        }
+    }
+
+    #[test]
+    fn property_lone_surrogates_become_replacement_chars() {
+        let mut rng = Rng(0xDEAD_BEEF_CAFE_F00D);
+        for _ in 0..3000 {
+            // Build a client payload from pieces, some of them lone surrogate escapes, and
+            // the string it must decode to.
+            let mut wire = String::from("[\"");
+            let mut expected = String::new();
+            let mut prev_was_lone_high = false;
+            for _ in 0..rng.below(12) {
+                match rng.below(4) {
+                    0 => {
+                        let unit = 0xD800 + rng.below(0x800);
+                        // A lone low right after a lone high would form a pair.
+                        if prev_was_lone_high && unit >= 0xDC00 {
+                            continue;
+                        }
+                        wire.push_str(&format!("\\u{unit:04x}"));
+                        expected.push('\u{fffd}');
+                        prev_was_lone_high = unit < 0xDC00;
+                    }
+                    1 => {
+                        wire.push_str("\\\\ud800");
+                        expected.push_str("\\ud800");
+                        prev_was_lone_high = false;
+                    }
+                    _ => {
+                        let piece: String = (0..rng.below(4)).map(|_| rng.char()).collect();
+                        // A piece never starts with a low surrogate escape (an astral
+                        // character starts with its high one), so it cannot pair with a
+                        // preceding lone high surrogate.
+                        let piece_wire = client_encode(&piece, &mut rng);
+                        wire.push_str(&piece_wire[1..piece_wire.len() - 1]);
+                        expected.push_str(&piece);
+                        if !piece.is_empty() {
+                            prev_was_lone_high = false;
+                        }
+                    }
+                }
+            }
+            wire.push_str("\"]");
+            assert_eq!(
+                decode_messages(wire.as_bytes()),
+                Ok(vec![expected.clone()]),
+                "{wire}"
+            );
+            assert_eq!(
+                decode_websocket_payload(&wire),
+                Ok(vec![expected]),
+                "{wire}"
+            );
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! The per-session state machine.
+//!
+//! A [`Session`] is one SockJS session: it outlives the HTTP requests that carry it (polling
+//! and streaming transports) or lives exactly as long as its websocket. It owns the outbound
+//! queue and decides, frame by frame, what the attached *receiver* (the request or websocket
+//! currently carrying frames to the client) must write. It performs no I/O and reads no clock:
+//! every call that depends on time takes `now`, and [`Session::poll_timeout`] says when the
+//! driver must call [`Session::handle_timeout`] next.
+//!
+//! # Lifecycle
+//!
+//! 1. [`Session::new`]: the session exists; with no receiver it expires after the disconnect
+//!    delay.
+//! 2. [`Session::attach`] a receiver. The first frame it gets is `o`. A second receiver while
+//!    one is attached is refused with `c[2010,"Another connection still open"]`.
+//! 3. [`Session::poll_transmit`] until it says [`Transmit::Idle`]; write each frame. A polling
+//!    receiver ends after one frame; a streaming one after `response_limit` bytes; any
+//!    receiver ends after the close frame. An ended receiver is detached.
+//! 4. The client aborts a receiver: [`Session::detach`] with `interrupted = true` closes the
+//!    session with `c[1002,"Connection interrupted"]`.
+//! 5. [`Session::close`] (the application) queues the close frame after the messages already
+//!    queued; every later receiver gets the close frame until the session expires.
+//! 6. [`Session::handle_timeout`]: heartbeats while a receiver is attached; expiry after the
+//!    disconnect delay without one.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::close::{self, CloseCause, CloseCode};
+use crate::frame::{self, EncodedMessage};
+use crate::framing::Framing;
+use crate::Config;
+
+/// Identifies one receiver attached to a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ReceiverId(u64);
+
+/// How a receiver carries frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReceiveMode {
+    /// One frame per request (`xhr`, `jsonp`).
+    Polling,
+    /// Many frames per request, until `response_limit` bytes (`xhr_streaming`, `eventsource`,
+    /// `htmlfile`).
+    Streaming,
+    /// Many frames with no byte limit (`websocket`).
+    Unlimited,
+}
+
+/// What the attached receiver must do next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transmit {
+    /// Write `data` (one HTTP chunk or one websocket message). If `end`, the receiver has been
+    /// detached: finish the response (or close the websocket) after writing.
+    Frame {
+        /// The frame, already wrapped for the receiver's transport.
+        data: Bytes,
+        /// Whether this is the last frame of the receiver.
+        end: bool,
+    },
+    /// Nothing to write now; wait for a wake-up (a send, a close, a timeout).
+    Idle,
+    /// This receiver is not attached (it ended or was never attached): finish without writing.
+    Ended,
+}
+
+/// Why [`Session::attach`] refused a receiver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttachError {
+    /// Another receiver is attached. Write `frame` (`c[2010,"Another connection still open"]`,
+    /// wrapped for the refused receiver's transport) and finish.
+    AnotherConnection {
+        /// The wrapped close frame for the refused receiver.
+        frame: Bytes,
+    },
+    /// The session has expired; the driver should forget it and start a new one.
+    Expired,
+}
+
+/// Why [`Session::send`] refused a message. The message is handed back.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// The session is closed.
+    Closed(EncodedMessage),
+    /// The outbound queue is at its configured bound; apply the overflow policy.
+    Full(EncodedMessage),
+}
+
+impl fmt::Debug for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Closed(_) => f.write_str("Closed(..)"),
+            SendError::Full(_) => f.write_str("Full(..)"),
+        }
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Closed(_) => f.write_str("the session is closed"),
+            SendError::Full(_) => f.write_str("the session's outbound queue is full"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+#[derive(Debug)]
+struct Receiver {
+    id: ReceiverId,
+    framing: Framing,
+    mode: ReceiveMode,
+    sent: usize,
+}
+
+#[derive(Debug)]
+struct Closing {
+    /// The `c[...]` frame, unwrapped.
+    frame: Bytes,
+    cause: CloseCause,
+    reported: bool,
+    /// Whether queued messages are delivered before the close frame.
+    flush: bool,
+}
+
+/// One SockJS session. See the [module documentation](self).
+#[derive(Debug)]
+pub struct Session {
+    heartbeat: Duration,
+    disconnect_delay: Duration,
+    response_limit: usize,
+    max_queued_bytes: usize,
+    max_queued_messages: usize,
+
+    open_sent: bool,
+    outbox: VecDeque<EncodedMessage>,
+    outbox_bytes: usize,
+    closing: Option<Closing>,
+    receiver: Option<Receiver>,
+    next_receiver: u64,
+    heartbeat_due: bool,
+    heartbeat_at: Option<Instant>,
+    expires_at: Option<Instant>,
+    expired: bool,
+}
+
+impl Session {
+    /// A new session created at `now` with the timing and limits of `config`.
+    pub fn new(now: Instant, config: &Config) -> Session {
+        Session {
+            heartbeat: config.heartbeat_interval,
+            disconnect_delay: config.disconnect_delay,
+            response_limit: config.response_limit,
+            max_queued_bytes: config.max_queued_bytes,
+            max_queued_messages: config.max_queued_messages,
+            open_sent: false,
+            outbox: VecDeque::new(),
+            outbox_bytes: 0,
+            closing: None,
+            receiver: None,
+            next_receiver: 0,
+            heartbeat_due: false,
+            heartbeat_at: None,
+            expires_at: Some(now + config.disconnect_delay),
+            expired: false,
+        }
+    }
+
+    /// Attach a receiver that writes frames with `framing`.
+    pub fn attach(
+        &mut self,
+        now: Instant,
+        framing: Framing,
+        mode: ReceiveMode,
+    ) -> Result<ReceiverId, AttachError> {
+        if self.expired {
+            return Err(AttachError::Expired);
+        }
+        if self.receiver.is_some() {
+            let frame = close_frame_bytes(&close::ANOTHER_CONNECTION);
+            return Err(AttachError::AnotherConnection {
+                frame: framing.wrap(&frame),
+            });
+        }
+        let id = ReceiverId(self.next_receiver);
+        self.next_receiver += 1;
+        self.receiver = Some(Receiver {
+            id,
+            framing,
+            mode,
+            sent: 0,
+        });
+        self.expires_at = None;
+        self.heartbeat_at = Some(now + self.heartbeat);
+        Ok(id)
+    }
+
+    /// The receiver `id` is gone. `interrupted` says whether it was cut before the session
+    /// ended it (the client aborted, the connection broke); that closes the session with
+    /// `c[1002,"Connection interrupted"]`. Detaching a receiver that is no longer attached does
+    /// nothing.
+    pub fn detach(&mut self, now: Instant, id: ReceiverId, interrupted: bool) {
+        if self.receiver.as_ref().map(|r| r.id) != Some(id) {
+            return;
+        }
+        self.end_receiver(now);
+        if interrupted {
+            self.abort(CloseCause::Interrupted, &close::INTERRUPTED);
+        }
+    }
+
+    fn end_receiver(&mut self, now: Instant) {
+        self.receiver = None;
+        self.heartbeat_at = None;
+        self.heartbeat_due = false;
+        self.expires_at = Some(now + self.disconnect_delay);
+    }
+
+    /// Queue a message for the client.
+    pub fn send(&mut self, message: EncodedMessage) -> Result<(), SendError> {
+        if self.closing.is_some() || self.expired {
+            return Err(SendError::Closed(message));
+        }
+        if !self.outbox.is_empty()
+            && (self.outbox_bytes + message.len() > self.max_queued_bytes
+                || self.outbox.len() >= self.max_queued_messages)
+        {
+            return Err(SendError::Full(message));
+        }
+        self.outbox_bytes += message.len();
+        self.outbox.push_back(message);
+        Ok(())
+    }
+
+    /// The application closes the session with `code` and `reason`: messages already queued
+    /// are delivered first, then the close frame. Returns false if it was already closed.
+    pub fn close(&mut self, code: u16, reason: &str) -> bool {
+        if self.closing.is_some() || self.expired {
+            return false;
+        }
+        self.closing = Some(Closing {
+            frame: Bytes::from(frame::close_frame(code, reason)),
+            cause: CloseCause::Server {
+                code,
+                reason: reason.to_string(),
+            },
+            reported: false,
+            flush: true,
+        });
+        true
+    }
+
+    /// Close the session for `cause`, dropping queued messages; later receivers get `code`.
+    /// Returns false if it was already closed.
+    pub fn abort(&mut self, cause: CloseCause, code: &CloseCode) -> bool {
+        if self.closing.is_some() || self.expired {
+            return false;
+        }
+        self.outbox.clear();
+        self.outbox_bytes = 0;
+        self.closing = Some(Closing {
+            frame: close_frame_bytes(code),
+            cause,
+            reported: false,
+            flush: false,
+        });
+        true
+    }
+
+    /// Close the session for `cause` (a limit, a shutdown, ...) with `code`; queued messages
+    /// are delivered before the close frame if `flush`. Returns false if it was already closed.
+    pub fn close_with(&mut self, cause: CloseCause, code: u16, reason: &str, flush: bool) -> bool {
+        if self.closing.is_some() || self.expired {
+            return false;
+        }
+        if !flush {
+            self.outbox.clear();
+            self.outbox_bytes = 0;
+        }
+        self.closing = Some(Closing {
+            frame: Bytes::from(frame::close_frame(code, reason)),
+            cause,
+            reported: false,
+            flush,
+        });
+        true
+    }
+
+    /// The next frame for receiver `id`.
+    pub fn poll_transmit(&mut self, now: Instant, id: ReceiverId) -> Transmit {
+        let Some(receiver) = self.receiver.as_mut().filter(|r| r.id == id) else {
+            return Transmit::Ended;
+        };
+        let mut is_close = false;
+        let frame: Bytes = if !self.open_sent {
+            self.open_sent = true;
+            Bytes::from_static(frame::OPEN.as_bytes())
+        } else if !self.outbox.is_empty() && self.closing.as_ref().is_none_or(|c| c.flush) {
+            let mut out = Vec::with_capacity(self.outbox_bytes + self.outbox.len() + 2);
+            frame::write_messages_frame(self.outbox.iter(), &mut out);
+            self.outbox.clear();
+            self.outbox_bytes = 0;
+            Bytes::from(out)
+        } else if let Some(closing) = &self.closing {
+            is_close = true;
+            closing.frame.clone()
+        } else if self.heartbeat_due {
+            Bytes::from_static(frame::HEARTBEAT.as_bytes())
+        } else {
+            return Transmit::Idle;
+        };
+        let data = receiver.framing.wrap(&frame);
+        receiver.sent += data.len();
+        let end = is_close
+            || match receiver.mode {
+                ReceiveMode::Polling => true,
+                ReceiveMode::Streaming => receiver.sent >= self.response_limit,
+                ReceiveMode::Unlimited => false,
+            };
+        self.heartbeat_due = false;
+        if end {
+            self.end_receiver(now);
+        } else {
+            self.heartbeat_at = Some(now + self.heartbeat);
+        }
+        Transmit::Frame { data, end }
+    }
+
+    /// Advance timers to `now`: schedule a heartbeat for the attached receiver, or expire the
+    /// session when it has had no receiver for the disconnect delay.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.expired {
+            return;
+        }
+        if self.receiver.is_some() {
+            if self.heartbeat_at.is_some_and(|at| at <= now) {
+                self.heartbeat_due = true;
+                self.heartbeat_at = Some(now + self.heartbeat);
+            }
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            self.expired = true;
+            self.outbox.clear();
+            self.outbox_bytes = 0;
+            if self.closing.is_none() {
+                self.closing = Some(Closing {
+                    frame: close_frame_bytes(&close::INTERRUPTED),
+                    cause: CloseCause::TimedOut,
+                    reported: false,
+                    flush: false,
+                });
+            }
+        }
+    }
+
+    /// When [`Session::handle_timeout`] must be called next, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.expired {
+            None
+        } else if self.receiver.is_some() {
+            self.heartbeat_at
+        } else {
+            self.expires_at
+        }
+    }
+
+    /// Whether the session is closed (by either side); it may still serve close frames.
+    pub fn is_closed(&self) -> bool {
+        self.closing.is_some()
+    }
+
+    /// Whether the session has expired: it serves nothing more and can be forgotten.
+    pub fn is_expired(&self) -> bool {
+        self.expired
+    }
+
+    /// Whether a receiver is attached.
+    pub fn has_receiver(&self) -> bool {
+        self.receiver.is_some()
+    }
+
+    /// Why the session closed, if it has.
+    pub fn close_cause(&self) -> Option<&CloseCause> {
+        self.closing.as_ref().map(|c| &c.cause)
+    }
+
+    /// The close cause, the first time it is asked for after the session closed; `None`
+    /// before and afterwards. Drivers use it to tell the application exactly once.
+    pub fn take_close_event(&mut self) -> Option<CloseCause> {
+        let closing = self.closing.as_mut()?;
+        if closing.reported {
+            return None;
+        }
+        closing.reported = true;
+        Some(closing.cause.clone())
+    }
+
+    /// Messages waiting in the outbound queue.
+    pub fn queued_messages(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Encoded bytes waiting in the outbound queue.
+    pub fn queued_bytes(&self) -> usize {
+        self.outbox_bytes
+    }
+}
+
+fn close_frame_bytes(code: &CloseCode) -> Bytes {
+    Bytes::from(frame::close_frame(code.code, code.reason))
+}
+
+#[cfg(test)]
+mod tests;
