@@ -1,0 +1,241 @@
+//! The SockJS conformance test server.
+//!
+//! It serves the endpoints the sockjs-protocol 0.3.3 suite and sockjs-client's own tests
+//! expect, each a [`SockJs`] endpoint mounted in one hyper server:
+//!
+//! | prefix                      | behaviour                                                |
+//! |-----------------------------|----------------------------------------------------------|
+//! | `/echo`                     | echo; response limit 4096 so streaming limits are testable |
+//! | `/disabled_websocket_echo`  | echo with websockets off                                 |
+//! | `/cookie_needed_echo`       | echo with JSESSIONID cookies                             |
+//! | `/close`                    | closes every new session with `3000 "Go away!"`          |
+//! | `/ticker`                   | a `tick` message every second                            |
+//! | `/broadcast`                | every message to every open session                      |
+//! | `/amplify`                  | message `n` answers `2^n` `x` characters (n in 1..=19)   |
+//!
+//! [`spawn_background`] starts it in-process on a loopback port; the black-box tests in
+//! `tests/` talk to it over TCP exactly as an external client would (or to any server given
+//! by `SOCKJS_URL`).
+#![deny(missing_docs)]
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use sockjs_hyper::{Config, Connection, ConnectionSender, ResponseBody, SockJs};
+
+/// Options of the conformance server.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// Heartbeat interval of every endpoint (protocol default 25 s).
+    pub heartbeat: Duration,
+    /// Client library URL written into the iframe page.
+    pub sockjs_url: String,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            heartbeat: Duration::from_secs(25),
+            sockjs_url: sockjs_hyper::core::DEFAULT_SOCKJS_URL.into(),
+        }
+    }
+}
+
+/// The conformance endpoints.
+#[derive(Clone, Debug)]
+pub struct ConformanceApp {
+    endpoints: Arc<Vec<SockJs>>,
+}
+
+async fn echo(mut conn: Connection) {
+    while let Some(message) = conn.recv().await {
+        if conn.send(message).await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn close(conn: Connection) {
+    conn.close(3000, "Go away!");
+}
+
+async fn ticker(mut conn: Connection) {
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    interval.tick().await;
+    loop {
+        tokio::select! {
+            message = conn.recv() => if message.is_none() { break },
+            _ = interval.tick() => if conn.send("tick").await.is_err() { break },
+        }
+    }
+}
+
+async fn amplify(mut conn: Connection) {
+    while let Some(message) = conn.recv().await {
+        let n: u32 = message.trim().parse().unwrap_or(1).clamp(1, 19);
+        if conn.send("x".repeat(1 << n)).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// The members of the broadcast endpoint (application state: the library's message path
+/// takes no lock shared between sessions; this example's own list does).
+#[derive(Default)]
+struct Room {
+    next: AtomicU64,
+    members: Mutex<HashMap<u64, ConnectionSender>>,
+}
+
+impl Room {
+    fn members(&self) -> Vec<ConnectionSender> {
+        self.members
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+async fn broadcast(room: Arc<Room>, mut conn: Connection) {
+    let id = room.next.fetch_add(1, Ordering::Relaxed);
+    if let Ok(mut m) = room.members.lock() {
+        m.insert(id, conn.sender());
+    }
+    while let Some(message) = conn.recv().await {
+        for member in room.members() {
+            // A slow member must not stall the others: skip it when its queue is full.
+            let _ = member.try_send(&message);
+        }
+    }
+    if let Ok(mut m) = room.members.lock() {
+        m.remove(&id);
+    }
+}
+
+impl ConformanceApp {
+    /// Build the endpoints.
+    pub fn new(opts: &ServerOptions) -> Result<Self, sockjs_hyper::Error> {
+        let base = {
+            let mut c = Config::default();
+            c.heartbeat_interval = opts.heartbeat;
+            c.sockjs_url = opts.sockjs_url.clone();
+            c
+        };
+        let mut echo_cfg = base.clone();
+        echo_cfg.response_limit = 4096;
+        let mut no_ws = base.clone();
+        no_ws.websocket = false;
+        let mut cookie = base.clone();
+        cookie.cookie_needed = true;
+        let room = Arc::new(Room::default());
+        let endpoints = vec![
+            SockJs::new("/echo", echo_cfg, echo)?,
+            SockJs::new("/disabled_websocket_echo", no_ws, echo)?,
+            SockJs::new("/cookie_needed_echo", cookie, echo)?,
+            SockJs::new("/close", base.clone(), close)?,
+            SockJs::new("/ticker", base.clone(), ticker)?,
+            SockJs::new("/amplify", base.clone(), amplify)?,
+            SockJs::new("/broadcast", base, move |conn| {
+                broadcast(Arc::clone(&room), conn)
+            })?,
+        ];
+        Ok(ConformanceApp {
+            endpoints: Arc::new(endpoints),
+        })
+    }
+
+    /// Answer one request: the endpoint whose prefix matches, else 404.
+    pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
+        let path = req.uri().path();
+        match self.endpoints.iter().find(|e| e.matches(path)) {
+            Some(endpoint) => endpoint.with_peer_addr(peer).handle(req).await,
+            None => {
+                let mut r =
+                    Response::new(Full::new(Bytes::from_static(b"404 Not Found\n")).boxed_unsync());
+                *r.status_mut() = StatusCode::NOT_FOUND;
+                r
+            }
+        }
+    }
+}
+
+/// Serve the conformance endpoints on `listener` until the future is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, opts: ServerOptions) -> std::io::Result<()> {
+    let app = ConformanceApp::new(&opts).map_err(std::io::Error::other)?;
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Running out of file descriptors must not end the server: back off.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(app.handle(req, peer).await) }
+            });
+            let conn = http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection error");
+            }
+        });
+    }
+}
+
+/// Start the server on `127.0.0.1:0` on a background thread with its own runtime; returns its
+/// address. The server lives as long as the process.
+pub fn spawn_background(opts: ServerOptions) -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+                Ok(l) => l,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            let addr = listener.local_addr();
+            let _ = tx.send(addr);
+            if let Err(e) = serve(listener, opts).await {
+                tracing::error!(error = %e, "conformance server stopped");
+            }
+        });
+    });
+    match rx.recv() {
+        Ok(Ok(addr)) => addr,
+        Ok(Err(e)) => panic!("conformance server failed to start: {e}"),
+        Err(_) => panic!("conformance server thread died before binding"),
+    }
+}

@@ -1,0 +1,275 @@
+//! `websocket`: SockJS frames as websocket text messages. The session lives exactly as long
+//! as the websocket; its id may be reused by several live connections.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use sockjs_core::close;
+use sockjs_core::framing::Framing;
+use sockjs_core::{CloseCause, ReceiveMode, Transmit, Transport};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+use tracing::Instrument;
+
+use super::{new_session, Reject};
+use crate::body::{empty, ResponseBody};
+use crate::service::{response, Endpoint, NewSession};
+
+/// How long a closing websocket waits for the peer's close frame before dropping the
+/// connection (waiting avoids a TCP reset destroying the last frames in flight).
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
+
+pub(crate) type Io = TokioIo<hyper::upgrade::Upgraded>;
+
+/// Validate a websocket upgrade request: the 101 answer to send and the pending upgrade, or
+/// the error answer (405 for a method other than GET, 400 for a request that is not a valid
+/// RFC 6455 upgrade).
+pub(crate) fn accept<B>(
+    req: &mut Request<B>,
+) -> Result<(Response<ResponseBody>, OnUpgrade), Reject> {
+    if req.method() != Method::GET {
+        return Err(Reject::MethodNotAllowed("GET"));
+    }
+    let h = req.headers();
+    if !has_token(h, header::UPGRADE, "websocket") {
+        return Err(Reject::BadRequest("Can \"Upgrade\" only to \"WebSocket\"."));
+    }
+    if !has_token(h, header::CONNECTION, "upgrade") {
+        return Err(Reject::BadRequest("\"Connection\" must be \"Upgrade\"."));
+    }
+    if h.get(header::SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
+        return Err(Reject::UnsupportedWebSocketVersion);
+    }
+    let Some(key) = h.get(header::SEC_WEBSOCKET_KEY).filter(|k| !k.is_empty()) else {
+        return Err(Reject::BadRequest("Missing Sec-WebSocket-Key."));
+    };
+    let accept_key = derive_accept_key(key.as_bytes());
+    let on_upgrade = hyper::upgrade::on(req);
+    let mut r = response(StatusCode::SWITCHING_PROTOCOLS, empty());
+    let out = r.headers_mut();
+    out.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    out.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&accept_key) {
+        out.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    Ok((r, on_upgrade))
+}
+
+fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// The websocket settings derived from the endpoint's limits: small buffers (an idle
+/// connection should cost little), messages bounded by `max_request_body`.
+pub(crate) fn ws_config(config: &sockjs_core::Config) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(config.max_request_body.saturating_mul(2).max(64 * 1024))
+        .max_message_size(Some(config.max_request_body))
+        .max_frame_size(Some(config.max_request_body))
+}
+
+/// Counts a live websocket session against `max_sessions` while it exists.
+pub(crate) struct WsSlot(Arc<Endpoint>);
+
+impl WsSlot {
+    pub(crate) fn acquire(ep: &Arc<Endpoint>) -> Option<WsSlot> {
+        let max = ep.config.max_sessions;
+        let registry = ep.registry.len();
+        ep.ws_sessions
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n + registry < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| WsSlot(Arc::clone(ep)))
+    }
+}
+
+impl Drop for WsSlot {
+    fn drop(&mut self) {
+        self.0.ws_sessions.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+pub(crate) fn handle<B>(
+    ep: &Arc<Endpoint>,
+    mut req: Request<B>,
+    peer: Option<SocketAddr>,
+) -> Response<ResponseBody> {
+    let (resp, on_upgrade) = match accept(&mut req) {
+        Ok(ok) => ok,
+        Err(reject) => return reject.into_response(),
+    };
+    let Some(slot) = WsSlot::acquire(ep) else {
+        return Reject::TooManySessions.into_response();
+    };
+    let new = new_session(&req, Some(Transport::WebSocket), peer);
+    let ep = Arc::clone(ep);
+    let span = tracing::debug_span!("sockjs_websocket", endpoint = %ep.prefix, ?peer);
+    tokio::spawn(
+        async move {
+            let _slot = slot;
+            let upgraded = match on_upgrade.await {
+                Ok(u) => u,
+                Err(e) => {
+                    tracing::debug!(error = %e, "websocket upgrade failed");
+                    return;
+                }
+            };
+            let ws = WebSocketStream::from_raw_socket(
+                TokioIo::new(upgraded),
+                Role::Server,
+                Some(ws_config(&ep.config)),
+            )
+            .await;
+            run(&ep, ws, new).await;
+        }
+        .instrument(span),
+    );
+    resp
+}
+
+/// How the websocket loop ended.
+pub(crate) enum Ending {
+    /// The session sent its close frame: close the websocket normally.
+    ServerClosed,
+    /// The client closed the websocket.
+    ClientClosed,
+    /// The connection broke.
+    Broken,
+    /// The client violated the protocol: close with this websocket code.
+    Violation(WsCode, &'static str),
+}
+
+async fn run(ep: &Arc<Endpoint>, mut ws: WebSocketStream<Io>, new: NewSession) {
+    let (session, connection) = ep.new_session(new);
+    let Ok(rid) = session.attach(Framing::WebSocket, ReceiveMode::Unlimited) else {
+        return;
+    };
+    ep.spawn_handler(connection);
+    let inbound = session.inbound();
+    let mut pending: VecDeque<String> = VecDeque::new();
+    let max_message = session.max_message_size();
+
+    let ending = 'session: loop {
+        // Write everything that is ready.
+        loop {
+            match session.try_next_frame(rid) {
+                Transmit::Frame { data, end } => {
+                    let Ok(text) = Utf8Bytes::try_from(data) else {
+                        break 'session Ending::Broken;
+                    };
+                    if ws.send(Message::Text(text)).await.is_err() {
+                        break 'session Ending::Broken;
+                    }
+                    if end {
+                        break 'session Ending::ServerClosed;
+                    }
+                }
+                Transmit::Idle => break,
+                Transmit::Ended => break 'session Ending::ServerClosed,
+            }
+        }
+        let deadline = session.poll_timeout();
+        tokio::select! {
+            permit = reserve(&inbound), if !pending.is_empty() => match permit {
+                Some(permit) => {
+                    if let Some(m) = pending.pop_front() {
+                        permit.send(m);
+                    }
+                }
+                None => pending.clear(),
+            },
+            incoming = ws.next(), if pending.is_empty() => match incoming {
+                Some(Ok(Message::Text(t))) => match sockjs_core::frame::decode_websocket_payload(&t) {
+                    Ok(messages) if messages.iter().any(|m| m.len() > max_message) => {
+                        session.abort(CloseCause::LimitExceeded, &close::TOO_BIG);
+                        break Ending::Violation(WsCode::Size, "Message too big");
+                    }
+                    Ok(messages) => pending.extend(messages),
+                    Err(_) => {
+                        session.abort(CloseCause::ProtocolError, &close::INTERRUPTED);
+                        break Ending::Violation(WsCode::Protocol, "Broken JSON encoding");
+                    }
+                },
+                Some(Ok(Message::Binary(_))) => {
+                    session.abort(CloseCause::ProtocolError, &close::INTERRUPTED);
+                    break Ending::Violation(WsCode::Unsupported, "Binary messages are not supported");
+                }
+                Some(Ok(Message::Close(_))) => {
+                    session.abort(CloseCause::ClientClosed, &close::NORMAL);
+                    break Ending::ClientClosed;
+                }
+                Some(Ok(_)) => {} // ping (answered by tungstenite), pong
+                Some(Err(tungstenite::Error::Capacity(_))) => {
+                    session.abort(CloseCause::LimitExceeded, &close::TOO_BIG);
+                    break Ending::Violation(WsCode::Size, "Message too big");
+                }
+                Some(Err(_)) | None => {
+                    session.abort(CloseCause::Interrupted, &close::INTERRUPTED);
+                    break Ending::Broken;
+                }
+            },
+            _ = session.wake_receiver.notified() => {}
+            _ = sleep_until(deadline) => session.handle_timeout(),
+        }
+    };
+    session.detach(rid, false);
+    drop(inbound);
+    finish(ws, ending).await;
+}
+
+async fn reserve(
+    inbound: &Option<tokio::sync::mpsc::Sender<String>>,
+) -> Option<tokio::sync::mpsc::Permit<'_, String>> {
+    inbound.as_ref()?.reserve().await.ok()
+}
+
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Close the websocket as `ending` requires, waiting (bounded) for the peer's close frame.
+pub(crate) async fn finish(mut ws: WebSocketStream<Io>, ending: Ending) {
+    let frame = match ending {
+        Ending::Broken => return,
+        Ending::ClientClosed => None,
+        Ending::ServerClosed => Some(CloseFrame {
+            code: WsCode::Normal,
+            reason: Utf8Bytes::from_static(""),
+        }),
+        Ending::Violation(code, reason) => Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        }),
+    };
+    let _ = tokio::time::timeout(CLOSE_LINGER, async {
+        // After a client close tungstenite has queued the reply; flushing sends it.
+        let _ = match frame {
+            Some(f) => ws.close(Some(f)).await,
+            None => ws.flush().await,
+        };
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+}
