@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::{Transport, TransportSet};
+
 /// Default client library URL written into the iframe page (sockjs-client 1.x).
 pub const DEFAULT_SOCKJS_URL: &str =
     "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js";
@@ -50,9 +52,13 @@ pub struct Config {
     /// Bytes a streaming response (xhr_streaming, eventsource, htmlfile) may carry after its
     /// prelude before the server ends it and the client opens a new one. Default: 128 KiB.
     pub response_limit: usize,
-    /// Whether the `websocket` transport (and the raw `/websocket` endpoint) is offered.
-    /// Default: true.
+    /// Whether the `websocket` transport and the raw `/websocket` endpoint are offered (what
+    /// `/info` announces). Default: true.
     pub websocket: bool,
+    /// The transports offered; a request on any other gets 404 and sockjs-client falls back
+    /// to its next transport. `xhr_send` serves `xhr`, `xhr_streaming`, `eventsource` and
+    /// `htmlfile`; `jsonp_send` serves `jsonp`. Default: all. Use [`Config::enabled`] to ask.
+    pub transports: TransportSet,
     /// Whether `/info` announces `cookie_needed` and session URLs set a `JSESSIONID` cookie
     /// (for load balancers doing sticky sessions by that cookie). Default: false.
     pub cookie_needed: bool,
@@ -89,6 +95,7 @@ impl Default for Config {
             disconnect_delay: Duration::from_secs(5),
             response_limit: 128 * 1024,
             websocket: true,
+            transports: TransportSet::all(),
             cookie_needed: false,
             sockjs_url: DEFAULT_SOCKJS_URL.to_string(),
             max_request_body: 4 * 1024 * 1024,
@@ -138,6 +145,12 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
+    /// Whether `transport` is offered: it is in [`Config::transports`] and, for
+    /// [`Transport::WebSocket`], [`Config::websocket`] is on.
+    pub fn enabled(&self, transport: Transport) -> bool {
+        self.transports.contains(transport) && (transport != Transport::WebSocket || self.websocket)
+    }
+
     /// Check that every value can work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.heartbeat_interval.is_zero() {

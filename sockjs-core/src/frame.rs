@@ -96,12 +96,19 @@ impl EncodedMessage {
         &self.0
     }
 
+    /// The message as it is, not encoded: for the raw `/websocket` endpoint, which carries
+    /// plain messages without SockJS framing (see [`Framing::Raw`](crate::framing::Framing::Raw)).
+    pub fn verbatim(msg: &str) -> Self {
+        EncodedMessage(Bytes::copy_from_slice(msg.as_bytes()))
+    }
+
     /// Encoded length in bytes, quotes included.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
-    /// Always `false`: an encoded string holds at least its two quotes.
+    /// `false` for a SockJS-encoded message (it holds at least its two quotes); `true` only
+    /// for an empty [`verbatim`](EncodedMessage::verbatim) message.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

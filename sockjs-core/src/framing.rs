@@ -26,6 +26,11 @@ pub enum Framing {
         /// The validated callback name (see [`valid_callback`]).
         callback: String,
     },
+    /// The raw `/websocket` endpoint: no SockJS framing at all. No open frame and no
+    /// heartbeats; each message is one websocket text message, verbatim (queue them with
+    /// [`EncodedMessage::verbatim`](crate::frame::EncodedMessage::verbatim)); a close is
+    /// [`Transmit::Close`](crate::Transmit::Close), for a websocket close frame.
+    Raw,
 }
 
 impl Framing {
@@ -36,7 +41,7 @@ impl Framing {
                 out.extend_from_slice(frame);
                 out.push(b'\n');
             }
-            Framing::WebSocket => out.extend_from_slice(frame),
+            Framing::WebSocket | Framing::Raw => out.extend_from_slice(frame),
             Framing::EventSource => {
                 out.extend_from_slice(b"data: ");
                 for &b in frame {

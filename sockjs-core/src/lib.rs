@@ -61,5 +61,5 @@ pub mod session;
 pub use close::CloseCause;
 pub use config::{Config, ConfigError, OverflowPolicy, DEFAULT_SOCKJS_URL};
 pub use registry::Registry;
-pub use route::{Route, Transport};
+pub use route::{Route, Transport, TransportSet};
 pub use session::{AttachError, ReceiveMode, ReceiverId, SendError, Session, Transmit};

@@ -93,6 +93,67 @@ impl fmt::Display for Transport {
     }
 }
 
+/// A set of transports (a small bit set), for enabling and disabling them per endpoint.
+///
+/// ```
+/// use sockjs_core::{Transport, TransportSet};
+/// let set = TransportSet::all().without(Transport::HtmlFile).without(Transport::Jsonp);
+/// assert!(set.contains(Transport::XhrStreaming));
+/// assert!(!set.contains(Transport::Jsonp));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TransportSet(u16);
+
+impl TransportSet {
+    /// Every transport.
+    pub const fn all() -> Self {
+        TransportSet((1 << Transport::ALL.len()) - 1)
+    }
+
+    /// No transport.
+    pub const fn empty() -> Self {
+        TransportSet(0)
+    }
+
+    fn bit(t: Transport) -> u16 {
+        1 << (t as u16)
+    }
+
+    /// Whether `t` is in the set.
+    pub fn contains(self, t: Transport) -> bool {
+        self.0 & Self::bit(t) != 0
+    }
+
+    /// The set with `t` added.
+    pub fn with(self, t: Transport) -> Self {
+        TransportSet(self.0 | Self::bit(t))
+    }
+
+    /// The set with `t` removed.
+    pub fn without(self, t: Transport) -> Self {
+        TransportSet(self.0 & !Self::bit(t))
+    }
+
+    /// The transports in the set.
+    pub fn iter(self) -> impl Iterator<Item = Transport> {
+        Transport::ALL
+            .into_iter()
+            .filter(move |t| self.contains(*t))
+    }
+}
+
+impl Default for TransportSet {
+    fn default() -> Self {
+        TransportSet::all()
+    }
+}
+
+impl fmt::Debug for TransportSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
 /// What a request path (relative to the endpoint's prefix) addresses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -254,6 +315,21 @@ mod tests {
         ] {
             assert_eq!(Route::parse(bad), Route::NotFound, "{bad}");
         }
+    }
+
+    #[test]
+    fn transport_set() {
+        let all = TransportSet::all();
+        assert_eq!(all.iter().count(), 8);
+        let set = all.without(Transport::Xhr);
+        assert!(!set.contains(Transport::Xhr));
+        assert!(set.contains(Transport::XhrSend));
+        assert_eq!(set.with(Transport::Xhr), all);
+        assert_eq!(TransportSet::empty().iter().count(), 0);
+        assert_eq!(
+            format!("{:?}", TransportSet::empty().with(Transport::Jsonp)),
+            "{Jsonp}"
+        );
     }
 
     #[test]

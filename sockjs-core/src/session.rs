@@ -65,6 +65,14 @@ pub enum Transmit {
     Idle,
     /// This receiver is not attached (it ended or was never attached): finish without writing.
     Ended,
+    /// Only for [`Framing::Raw`]: the session closed; send a websocket close frame with this
+    /// code and reason. The receiver has been detached.
+    Close {
+        /// The close code.
+        code: u16,
+        /// The close reason.
+        reason: String,
+    },
 }
 
 /// Why [`Session::attach`] refused a receiver.
@@ -121,10 +129,25 @@ struct Receiver {
 struct Closing {
     /// The `c[...]` frame, unwrapped.
     frame: Bytes,
+    code: u16,
+    reason: String,
     cause: CloseCause,
     reported: bool,
     /// Whether queued messages are delivered before the close frame.
     flush: bool,
+}
+
+impl Closing {
+    fn new(code: u16, reason: &str, cause: CloseCause, flush: bool) -> Closing {
+        Closing {
+            frame: Bytes::from(frame::close_frame(code, reason)),
+            code,
+            reason: reason.to_string(),
+            cause,
+            reported: false,
+            flush,
+        }
+    }
 }
 
 /// One SockJS session. See the [module documentation](self).
@@ -188,6 +211,7 @@ impl Session {
         }
         let id = ReceiverId(self.next_receiver);
         self.next_receiver += 1;
+        let raw = framing == Framing::Raw;
         self.receiver = Some(Receiver {
             id,
             framing,
@@ -195,7 +219,13 @@ impl Session {
             sent: 0,
         });
         self.expires_at = None;
-        self.heartbeat_at = Some(now + self.heartbeat);
+        if raw {
+            // The raw endpoint has no open frame and no heartbeats.
+            self.open_sent = true;
+            self.heartbeat_at = None;
+        } else {
+            self.heartbeat_at = Some(now + self.heartbeat);
+        }
         Ok(id)
     }
 
@@ -242,15 +272,15 @@ impl Session {
         if self.closing.is_some() || self.expired {
             return false;
         }
-        self.closing = Some(Closing {
-            frame: Bytes::from(frame::close_frame(code, reason)),
-            cause: CloseCause::Server {
+        self.closing = Some(Closing::new(
+            code,
+            reason,
+            CloseCause::Server {
                 code,
                 reason: reason.to_string(),
             },
-            reported: false,
-            flush: true,
-        });
+            true,
+        ));
         true
     }
 
@@ -262,12 +292,7 @@ impl Session {
         }
         self.outbox.clear();
         self.outbox_bytes = 0;
-        self.closing = Some(Closing {
-            frame: close_frame_bytes(code),
-            cause,
-            reported: false,
-            flush: false,
-        });
+        self.closing = Some(Closing::new(code.code, code.reason, cause, false));
         true
     }
 
@@ -281,12 +306,7 @@ impl Session {
             self.outbox.clear();
             self.outbox_bytes = 0;
         }
-        self.closing = Some(Closing {
-            frame: Bytes::from(frame::close_frame(code, reason)),
-            cause,
-            reported: false,
-            flush,
-        });
+        self.closing = Some(Closing::new(code, reason, cause, flush));
         true
     }
 
@@ -295,6 +315,9 @@ impl Session {
         let Some(receiver) = self.receiver.as_mut().filter(|r| r.id == id) else {
             return Transmit::Ended;
         };
+        if receiver.framing == Framing::Raw {
+            return self.poll_raw(now);
+        }
         let mut is_close = false;
         let frame: Bytes = if !self.open_sent {
             self.open_sent = true;
@@ -330,6 +353,28 @@ impl Session {
         Transmit::Frame { data, end }
     }
 
+    /// [`Framing::Raw`]: one verbatim message per transmit, then a close.
+    fn poll_raw(&mut self, now: Instant) -> Transmit {
+        let flush = self.closing.as_ref().is_none_or(|c| c.flush);
+        if flush {
+            if let Some(message) = self.outbox.pop_front() {
+                self.outbox_bytes -= message.len();
+                return Transmit::Frame {
+                    data: message.into_bytes(),
+                    end: false,
+                };
+            }
+        }
+        match &self.closing {
+            Some(closing) => {
+                let (code, reason) = (closing.code, closing.reason.clone());
+                self.end_receiver(now);
+                Transmit::Close { code, reason }
+            }
+            None => Transmit::Idle,
+        }
+    }
+
     /// Advance timers to `now`: schedule a heartbeat for the attached receiver, or expire the
     /// session when it has had no receiver for the disconnect delay.
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -346,12 +391,12 @@ impl Session {
             self.outbox.clear();
             self.outbox_bytes = 0;
             if self.closing.is_none() {
-                self.closing = Some(Closing {
-                    frame: close_frame_bytes(&close::INTERRUPTED),
-                    cause: CloseCause::TimedOut,
-                    reported: false,
-                    flush: false,
-                });
+                self.closing = Some(Closing::new(
+                    close::INTERRUPTED.code,
+                    close::INTERRUPTED.reason,
+                    CloseCause::TimedOut,
+                    false,
+                ));
             }
         }
     }

@@ -52,4 +52,4 @@ pub use body::ResponseBody;
 pub use connection::{Connection, ConnectionSender, RequestInfo, SendError};
 pub use error::Error;
 pub use service::SockJs;
-pub use sockjs_core::{self as core, CloseCause, Config, OverflowPolicy, Transport};
+pub use sockjs_core::{self as core, CloseCause, Config, OverflowPolicy, Transport, TransportSet};

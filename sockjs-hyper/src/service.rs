@@ -75,7 +75,8 @@ impl Endpoint {
         let cfg = &self.config;
         let (tx, rx) = mpsc::channel(cfg.max_inbound_queue);
         let core = sockjs_core::Session::new(crate::session::now(), cfg);
-        let session = SessionHandle::new(core, tx, cfg.overflow_policy, cfg.max_message_size);
+        let raw = new.transport.is_none();
+        let session = SessionHandle::new(core, tx, cfg.overflow_policy, cfg.max_message_size, raw);
         let info = Arc::new(RequestInfo {
             headers: new.headers,
             remote_addr: new.remote_addr,
@@ -269,14 +270,16 @@ impl SockJs {
                 Method::GET | Method::HEAD => self.iframe(req.headers()),
                 _ => method_not_allowed("GET, HEAD"),
             },
-            // The raw websocket endpoint arrives with the other transports (see the issues).
+            Route::RawWebSocket if ep.config.enabled(Transport::WebSocket) => {
+                transport::raw_websocket::handle(ep, req, peer)
+            }
             Route::RawWebSocket => not_found(),
             Route::Session {
                 session_id,
                 transport: t,
                 ..
             } => {
-                if !transport::enabled(&ep.config, t) {
+                if !ep.config.enabled(t) {
                     return not_found();
                 }
                 let id = session_id.to_string();
@@ -365,7 +368,7 @@ fn greeting() -> Response<ResponseBody> {
 
 fn info(ep: &Endpoint, request: &http::HeaderMap) -> Response<ResponseBody> {
     let body = sockjs_core::info::info_body(
-        transport::enabled(&ep.config, Transport::WebSocket),
+        ep.config.enabled(Transport::WebSocket),
         ep.config.cookie_needed,
         rand::random::<u32>(),
     );

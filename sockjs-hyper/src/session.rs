@@ -43,6 +43,8 @@ pub(crate) struct SessionHandle {
     space: Notify,
     policy: OverflowPolicy,
     max_message_size: usize,
+    /// The raw websocket endpoint: messages are queued verbatim, not JSON-encoded.
+    raw: bool,
 }
 
 impl SessionHandle {
@@ -51,6 +53,7 @@ impl SessionHandle {
         inbound: mpsc::Sender<String>,
         policy: OverflowPolicy,
         max_message_size: usize,
+        raw: bool,
     ) -> Arc<Self> {
         Arc::new(SessionHandle {
             state: Mutex::new(SessionState {
@@ -63,7 +66,16 @@ impl SessionHandle {
             space: Notify::new(),
             policy,
             max_message_size,
+            raw,
         })
+    }
+
+    fn encode(&self, message: &str) -> EncodedMessage {
+        if self.raw {
+            EncodedMessage::verbatim(message)
+        } else {
+            EncodedMessage::new(message)
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, SessionState> {
@@ -120,7 +132,7 @@ impl SessionHandle {
                     }
                     return Some((data, end));
                 }
-                Transmit::Ended => return None,
+                Transmit::Ended | Transmit::Close { .. } => return None,
                 // `notify_one` stores a permit when nobody waits, so a wake-up between the
                 // poll above and this await is not lost.
                 Transmit::Idle => self.wake_receiver.notified().await,
@@ -128,14 +140,19 @@ impl SessionHandle {
         }
     }
 
-    /// The frame for `id` if one is ready now, without waiting.
+    /// The frame for `id` if one is ready now, without waiting (also notifies senders waiting
+    /// for room and the timer).
     pub(crate) fn try_next_frame(&self, id: ReceiverId) -> Transmit {
         let t = self.with(|s| s.core.poll_transmit(now(), id));
-        if let Transmit::Frame { end, .. } = &t {
-            self.space.notify_waiters();
-            if *end {
-                self.wake_timer.notify_one();
+        match &t {
+            Transmit::Frame { end, .. } => {
+                self.space.notify_waiters();
+                if *end {
+                    self.wake_timer.notify_one();
+                }
             }
+            Transmit::Close { .. } => self.wake_timer.notify_one(),
+            Transmit::Idle | Transmit::Ended => {}
         }
         t
     }
@@ -189,7 +206,7 @@ impl SessionHandle {
         if message.len() > self.max_message_size {
             return Err(SendError::TooLarge);
         }
-        let mut encoded = EncodedMessage::new(message);
+        let mut encoded = self.encode(message);
         loop {
             // Register interest before trying, so a drain between the try and the await
             // cannot be missed.
@@ -220,7 +237,7 @@ impl SessionHandle {
         if message.len() > self.max_message_size {
             return Err(SendError::TooLarge);
         }
-        self.try_send_encoded(EncodedMessage::new(message))
+        self.try_send_encoded(self.encode(message))
     }
 
     pub(crate) fn try_send_encoded(&self, message: EncodedMessage) -> Result<(), SendError> {

@@ -435,3 +435,35 @@ fn other_framings_wrap_every_frame() {
         frame("/**/cb(\"c[3000,\\\"Go away!\\\"]\");\r\n", true)
     );
 }
+
+#[test]
+fn raw_framing_has_no_open_frame_no_heartbeat_and_closes_with_a_code() {
+    let mut clock = Clock::new();
+    let mut s = Session::new(clock.now(), &config());
+    let rx = s
+        .attach(clock.now(), Framing::Raw, ReceiveMode::Unlimited)
+        .unwrap();
+    assert_eq!(s.poll_transmit(clock.now(), rx), Transmit::Idle);
+    assert_eq!(s.poll_timeout(), None, "no heartbeat on the raw endpoint");
+    s.send(EncodedMessage::verbatim("plain \"text\"")).unwrap();
+    s.send(EncodedMessage::verbatim("second")).unwrap();
+    assert_eq!(
+        s.poll_transmit(clock.now(), rx),
+        frame("plain \"text\"", false)
+    );
+    assert_eq!(s.poll_transmit(clock.now(), rx), frame("second", false));
+    let now = clock.advance(Duration::from_secs(60));
+    s.handle_timeout(now);
+    assert_eq!(s.poll_transmit(now, rx), Transmit::Idle);
+    s.send(EncodedMessage::verbatim("bye")).unwrap();
+    s.close(3000, "Go away!");
+    assert_eq!(s.poll_transmit(now, rx), frame("bye", false));
+    assert_eq!(
+        s.poll_transmit(now, rx),
+        Transmit::Close {
+            code: 3000,
+            reason: "Go away!".into()
+        }
+    );
+    assert_eq!(s.poll_transmit(now, rx), Transmit::Ended);
+}

@@ -4,6 +4,7 @@
 pub(crate) mod eventsource;
 pub(crate) mod htmlfile;
 pub(crate) mod jsonp;
+pub(crate) mod raw_websocket;
 pub(crate) mod websocket;
 pub(crate) mod xhr;
 pub(crate) mod xhr_send;
@@ -27,14 +28,6 @@ use crate::body::ResponseBody;
 use crate::headers;
 use crate::service::{response, text, Endpoint, NewSession};
 use crate::session::ReceiverGuard;
-
-/// Whether `transport` is offered by this configuration.
-pub(crate) fn enabled(config: &Config, transport: Transport) -> bool {
-    match transport {
-        Transport::WebSocket => config.websocket,
-        _ => true,
-    }
-}
 
 pub(crate) async fn dispatch<B>(
     ep: &Arc<Endpoint>,

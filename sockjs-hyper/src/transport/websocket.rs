@@ -108,10 +108,29 @@ impl Drop for WsSlot {
     }
 }
 
+/// Which websocket endpoint a connection serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `/<server>/<session>/websocket`: SockJS frames.
+    SockJs,
+    /// `/websocket`: plain messages (see `raw_websocket.rs`).
+    Raw,
+}
+
 pub(crate) fn handle<B>(
+    ep: &Arc<Endpoint>,
+    req: Request<B>,
+    peer: Option<SocketAddr>,
+) -> Response<ResponseBody> {
+    serve(ep, req, peer, Mode::SockJs)
+}
+
+/// Accept the upgrade and spawn the connection's task.
+pub(crate) fn serve<B>(
     ep: &Arc<Endpoint>,
     mut req: Request<B>,
     peer: Option<SocketAddr>,
+    mode: Mode,
 ) -> Response<ResponseBody> {
     let (resp, on_upgrade) = match accept(&mut req) {
         Ok(ok) => ok,
@@ -120,7 +139,8 @@ pub(crate) fn handle<B>(
     let Some(slot) = WsSlot::acquire(ep) else {
         return Reject::TooManySessions.into_response();
     };
-    let new = new_session(&req, Some(Transport::WebSocket), peer);
+    let transport = (mode == Mode::SockJs).then_some(Transport::WebSocket);
+    let new = new_session(&req, transport, peer);
     let ep = Arc::clone(ep);
     let span = tracing::debug_span!("sockjs_websocket", endpoint = %ep.prefix, ?peer);
     tokio::spawn(
@@ -139,7 +159,7 @@ pub(crate) fn handle<B>(
                 Some(ws_config(&ep.config)),
             )
             .await;
-            run(&ep, ws, new).await;
+            run(&ep, ws, new, mode).await;
         }
         .instrument(span),
     );
@@ -150,6 +170,8 @@ pub(crate) fn handle<B>(
 pub(crate) enum Ending {
     /// The session sent its close frame: close the websocket normally.
     ServerClosed,
+    /// The raw endpoint's session closed: close the websocket with this code and reason.
+    RawClosed(u16, String),
     /// The client closed the websocket.
     ClientClosed,
     /// The connection broke.
@@ -158,9 +180,13 @@ pub(crate) enum Ending {
     Violation(WsCode, &'static str),
 }
 
-async fn run(ep: &Arc<Endpoint>, mut ws: WebSocketStream<Io>, new: NewSession) {
+async fn run(ep: &Arc<Endpoint>, mut ws: WebSocketStream<Io>, new: NewSession, mode: Mode) {
     let (session, connection) = ep.new_session(new);
-    let Ok(rid) = session.attach(Framing::WebSocket, ReceiveMode::Unlimited) else {
+    let framing = match mode {
+        Mode::SockJs => Framing::WebSocket,
+        Mode::Raw => Framing::Raw,
+    };
+    let Ok(rid) = session.attach(framing, ReceiveMode::Unlimited) else {
         return;
     };
     ep.spawn_handler(connection);
@@ -183,6 +209,7 @@ async fn run(ep: &Arc<Endpoint>, mut ws: WebSocketStream<Io>, new: NewSession) {
                         break 'session Ending::ServerClosed;
                     }
                 }
+                Transmit::Close { code, reason } => break 'session Ending::RawClosed(code, reason),
                 Transmit::Idle => break,
                 Transmit::Ended => break 'session Ending::ServerClosed,
             }
@@ -198,6 +225,15 @@ async fn run(ep: &Arc<Endpoint>, mut ws: WebSocketStream<Io>, new: NewSession) {
                 None => pending.clear(),
             },
             incoming = ws.next(), if pending.is_empty() => match incoming {
+                Some(Ok(Message::Text(t))) if mode == Mode::Raw => {
+                    // The raw endpoint: the text is the message (tungstenite already bounds it
+                    // by max_request_body; the message limit applies too).
+                    if t.len() > max_message {
+                        session.abort(CloseCause::LimitExceeded, &close::TOO_BIG);
+                        break Ending::Violation(WsCode::Size, "Message too big");
+                    }
+                    pending.push_back(t.as_str().to_owned());
+                }
                 Some(Ok(Message::Text(t))) => match sockjs_core::frame::decode_websocket_payload(&t) {
                     Ok(messages) if messages.iter().any(|m| m.len() > max_message) => {
                         session.abort(CloseCause::LimitExceeded, &close::TOO_BIG);
@@ -258,6 +294,10 @@ pub(crate) async fn finish(mut ws: WebSocketStream<Io>, ending: Ending) {
             code: WsCode::Normal,
             reason: Utf8Bytes::from_static(""),
         }),
+        Ending::RawClosed(code, reason) => Some(CloseFrame {
+            code: WsCode::from(code),
+            reason: Utf8Bytes::from(truncate_reason(reason)),
+        }),
         Ending::Violation(code, reason) => Some(CloseFrame {
             code,
             reason: Utf8Bytes::from_static(reason),
@@ -272,4 +312,16 @@ pub(crate) async fn finish(mut ws: WebSocketStream<Io>, ending: Ending) {
         while let Some(Ok(_)) = ws.next().await {}
     })
     .await;
+}
+
+/// A websocket close reason is limited to 123 bytes; cut at a character boundary.
+fn truncate_reason(mut reason: String) -> String {
+    if reason.len() > 123 {
+        let mut end = 123;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    reason
 }
