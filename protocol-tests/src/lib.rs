@@ -130,6 +130,8 @@ impl ConformanceApp {
             let mut c = Config::default();
             c.heartbeat_interval = opts.heartbeat;
             c.sockjs_url = opts.sockjs_url.clone();
+            // The suite's Websocket.test_haproxy performs the legacy handshake.
+            c.hixie76 = true;
             c
         };
         let mut echo_cfg = base.clone();

@@ -59,6 +59,10 @@ pub struct Config {
     /// to its next transport. `xhr_send` serves `xhr`, `xhr_streaming`, `eventsource` and
     /// `htmlfile`; `jsonp_send` serves `jsonp`. Default: all. Use [`Config::enabled`] to ask.
     pub transports: TransportSet,
+    /// Accept the obsolete hixie-76 websocket handshake (`Sec-WebSocket-Key1/Key2`, before
+    /// RFC 6455), which no current browser uses but the protocol suite's `test_haproxy` still
+    /// performs. Legacy; keep it off unless a client needs it. Default: false.
+    pub hixie76: bool,
     /// Whether `/info` announces `cookie_needed` and session URLs set a `JSESSIONID` cookie
     /// (for load balancers doing sticky sessions by that cookie). Default: false.
     pub cookie_needed: bool,
@@ -96,6 +100,7 @@ impl Default for Config {
             response_limit: 128 * 1024,
             websocket: true,
             transports: TransportSet::all(),
+            hixie76: false,
             cookie_needed: false,
             sockjs_url: DEFAULT_SOCKJS_URL.to_string(),
             max_request_body: 4 * 1024 * 1024,

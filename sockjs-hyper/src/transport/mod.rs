@@ -2,6 +2,7 @@
 //! polling and streaming bodies, reading and delivering client messages.
 
 pub(crate) mod eventsource;
+pub(crate) mod hixie76;
 pub(crate) mod htmlfile;
 pub(crate) mod jsonp;
 pub(crate) mod raw_websocket;

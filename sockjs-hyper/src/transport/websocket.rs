@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::{Sink, SinkExt, Stream, StreamExt};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
@@ -29,8 +29,6 @@ use crate::service::{response, Endpoint, NewSession};
 /// How long a closing websocket waits for the peer's close frame before dropping the
 /// connection (waiting avoids a TCP reset destroying the last frames in flight).
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
-
-pub(crate) type Io = TokioIo<hyper::upgrade::Upgraded>;
 
 /// Validate a websocket upgrade request: the 101 answer to send and the pending upgrade, or
 /// the error answer (405 for a method other than GET, 400 for a request that is not a valid
@@ -132,6 +130,9 @@ pub(crate) fn serve<B>(
     peer: Option<SocketAddr>,
     mode: Mode,
 ) -> Response<ResponseBody> {
+    if mode == Mode::SockJs && ep.config.hixie76 && super::hixie76::is_hixie76(req.headers()) {
+        return super::hixie76::serve(ep, req, peer);
+    }
     let (resp, on_upgrade) = match accept(&mut req) {
         Ok(ok) => ok,
         Err(reject) => return reject.into_response(),
@@ -180,7 +181,14 @@ pub(crate) enum Ending {
     Violation(WsCode, &'static str),
 }
 
-async fn run(ep: &Arc<Endpoint>, mut ws: WebSocketStream<Io>, new: NewSession, mode: Mode) {
+/// The session loop of one websocket connection: `ws` is any stream of incoming messages that
+/// is also a sink of outgoing ones (tungstenite's RFC 6455 stream, or the hixie-76 codec).
+pub(crate) async fn run<S>(ep: &Arc<Endpoint>, mut ws: S, new: NewSession, mode: Mode)
+where
+    S: Stream<Item = Result<Message, tungstenite::Error>>
+        + Sink<Message, Error = tungstenite::Error>
+        + Unpin,
+{
     let (session, connection) = ep.new_session(new);
     let framing = match mode {
         Mode::SockJs => Framing::WebSocket,
@@ -286,7 +294,12 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
 }
 
 /// Close the websocket as `ending` requires, waiting (bounded) for the peer's close frame.
-pub(crate) async fn finish(mut ws: WebSocketStream<Io>, ending: Ending) {
+async fn finish<S>(mut ws: S, ending: Ending)
+where
+    S: Stream<Item = Result<Message, tungstenite::Error>>
+        + Sink<Message, Error = tungstenite::Error>
+        + Unpin,
+{
     let frame = match ending {
         Ending::Broken => return,
         Ending::ClientClosed => None,
@@ -306,7 +319,7 @@ pub(crate) async fn finish(mut ws: WebSocketStream<Io>, ending: Ending) {
     let _ = tokio::time::timeout(CLOSE_LINGER, async {
         // After a client close tungstenite has queued the reply; flushing sends it.
         let _ = match frame {
-            Some(f) => ws.close(Some(f)).await,
+            Some(f) => ws.send(Message::Close(Some(f))).await,
             None => ws.flush().await,
         };
         while let Some(Ok(_)) = ws.next().await {}
