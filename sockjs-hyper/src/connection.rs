@@ -1,9 +1,13 @@
 //! The handle an application's handler receives for each session.
 
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 
+use futures::{Sink, Stream};
 use http::{HeaderMap, Uri};
 use sockjs_core::{CloseCause, Transport};
 use tokio::sync::mpsc;
@@ -51,15 +55,55 @@ impl fmt::Display for SendError {
 
 impl std::error::Error for SendError {}
 
+type SendFuture = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + Sync>>;
+
+/// The send in progress of a [`Sink`] (one message at a time, as `Sink` requires).
+#[derive(Default)]
+struct PendingSend(Option<SendFuture>);
+
+impl PendingSend {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
+        let Some(fut) = self.0.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let result = ready!(fut.as_mut().poll(cx));
+        self.0 = None;
+        Poll::Ready(result)
+    }
+
+    fn start(&mut self, session: &Arc<SessionHandle>, message: String) {
+        let session = Arc::clone(session);
+        self.0 = Some(Box::pin(async move { session.send(&message).await }));
+    }
+}
+
 /// One SockJS session as the application sees it: receive the client's messages, send
 /// messages, close.
 ///
-/// The session closes with `1000 "Normal closure"` when the `Connection` is dropped (the
-/// application stopped listening); [`ConnectionSender`]s do not keep it open.
+/// It is a [`Stream`] of the client's messages and a [`Sink`] of outgoing ones, and can be
+/// [`split`](Connection::split) into a reader and a writer for different tasks. The session
+/// closes with `1000 "Normal closure"` when the `Connection` is dropped (the application
+/// stopped listening); [`ConnectionSender`]s do not keep it open.
+///
+/// ```no_run
+/// # async fn handler(mut conn: sockjs_hyper::Connection) {
+/// use futures::{SinkExt, StreamExt};
+/// // Authenticate from the opening request, then remember who this is.
+/// let user = conn.request().headers.get("x-user").and_then(|v| v.to_str().ok()).map(String::from);
+/// conn.set_user(user.as_deref());
+/// while let Some(message) = conn.next().await {
+///     if conn.send(message).await.is_err() {
+///         break;
+///     }
+/// }
+/// tracing::info!(cause = ?conn.close_cause(), "session ended");
+/// # }
+/// ```
 pub struct Connection {
-    pub(crate) session: Arc<SessionHandle>,
-    pub(crate) inbound: mpsc::Receiver<String>,
-    pub(crate) info: Arc<RequestInfo>,
+    session: Arc<SessionHandle>,
+    inbound: mpsc::Receiver<String>,
+    info: Arc<RequestInfo>,
+    sink: PendingSend,
 }
 
 impl fmt::Debug for Connection {
@@ -72,6 +116,19 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
+    pub(crate) fn new(
+        session: Arc<SessionHandle>,
+        inbound: mpsc::Receiver<String>,
+        info: Arc<RequestInfo>,
+    ) -> Connection {
+        Connection {
+            session,
+            inbound,
+            info,
+            sink: PendingSend::default(),
+        }
+    }
+
     /// The next message from the client, in order; `None` once the session has closed and
     /// every message received before the close has been returned.
     ///
@@ -94,8 +151,9 @@ impl Connection {
     }
 
     /// Close the session with `code` and `reason`; the client's `onclose` sees both. Use 1000
-    /// or an application code in 3000–4999. Messages already queued are delivered first.
-    /// Returns false if the session was already closed.
+    /// or an application code in 3000–4999 (4000–4999 makes sockjs-client report it as is).
+    /// Messages already queued are delivered first. Returns false if the session was already
+    /// closed.
     pub fn close(&self, code: u16, reason: &str) -> bool {
         self.session.close(code, reason)
     }
@@ -115,11 +173,27 @@ impl Connection {
         &self.info
     }
 
+    /// Attach an application identity (a user id) to the session, or remove it with `None`;
+    /// [`SockJs::sessions_of`](crate::SockJs::sessions_of) finds a user's sessions by it.
+    pub fn set_user(&self, user: Option<&str>) {
+        self.session.set_user(user.map(Arc::from));
+    }
+
+    /// The identity attached with [`Connection::set_user`].
+    pub fn user(&self) -> Option<Arc<str>> {
+        self.session.user()
+    }
+
     /// A cloneable handle that can send and close from other tasks.
     pub fn sender(&self) -> ConnectionSender {
-        ConnectionSender {
-            session: Arc::clone(&self.session),
-        }
+        ConnectionSender::new(Arc::clone(&self.session))
+    }
+
+    /// Split into the reading half (this connection, a [`Stream`]) and a writing half (a
+    /// cloneable [`ConnectionSender`], a [`Sink`]) for use in different tasks.
+    pub fn split(self) -> (Connection, ConnectionSender) {
+        let sender = self.sender();
+        (self, sender)
     }
 }
 
@@ -132,20 +206,70 @@ impl Drop for Connection {
     }
 }
 
+impl Stream for Connection {
+    type Item = String;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<String>> {
+        self.inbound.poll_recv(cx)
+    }
+}
+
+/// Sending through the `Sink` follows the overflow policy like [`Connection::send`];
+/// closing the sink closes the session with `1000 "Normal closure"`.
+impl Sink<String> for Connection {
+    type Error = SendError;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
+        self.sink.poll(cx)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), SendError> {
+        let this = &mut *self;
+        this.sink.start(&this.session, item);
+        Ok(())
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
+        self.sink.poll(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
+        ready!(self.sink.poll(cx))?;
+        let normal = sockjs_core::close::NORMAL;
+        self.session.close(normal.code, normal.reason);
+        Poll::Ready(Ok(()))
+    }
+}
+
 /// A cloneable sending half of a [`Connection`], for broadcasting or writing from other
-/// tasks.
-#[derive(Clone)]
+/// tasks. Also a [`Sink`] of messages.
 pub struct ConnectionSender {
     session: Arc<SessionHandle>,
+    sink: PendingSend,
+}
+
+impl Clone for ConnectionSender {
+    fn clone(&self) -> Self {
+        ConnectionSender::new(Arc::clone(&self.session))
+    }
 }
 
 impl fmt::Debug for ConnectionSender {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConnectionSender").finish_non_exhaustive()
+        f.debug_struct("ConnectionSender")
+            .field("transport", &self.session.info.transport)
+            .finish_non_exhaustive()
     }
 }
 
 impl ConnectionSender {
+    pub(crate) fn new(session: Arc<SessionHandle>) -> ConnectionSender {
+        ConnectionSender {
+            session,
+            sink: PendingSend::default(),
+        }
+    }
+
     /// See [`Connection::send`].
     pub async fn send(&self, message: impl AsRef<str>) -> Result<(), SendError> {
         self.session.send(message.as_ref()).await
@@ -164,5 +288,43 @@ impl ConnectionSender {
     /// Whether the session is closed.
     pub fn is_closed(&self) -> bool {
         self.session.is_closed()
+    }
+
+    /// Why the session closed, once it has.
+    pub fn close_cause(&self) -> Option<CloseCause> {
+        self.session.close_cause()
+    }
+
+    /// What the opening request carried.
+    pub fn request(&self) -> &RequestInfo {
+        &self.session.info
+    }
+
+    /// The identity attached with [`Connection::set_user`].
+    pub fn user(&self) -> Option<Arc<str>> {
+        self.session.user()
+    }
+}
+
+impl Sink<String> for ConnectionSender {
+    type Error = SendError;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
+        self.sink.poll(cx)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), SendError> {
+        let this = &mut *self;
+        this.sink.start(&this.session, item);
+        Ok(())
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
+        self.sink.poll(cx)
+    }
+
+    /// Flushes; closing a sender does not close the session (other halves may still use it).
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
+        self.sink.poll(cx)
     }
 }

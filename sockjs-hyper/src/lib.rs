@@ -42,14 +42,18 @@
 
 mod body;
 mod connection;
+mod endpoint;
 mod error;
 mod headers;
 mod service;
 mod session;
+mod stats;
 mod transport;
 
 pub use body::ResponseBody;
 pub use connection::{Connection, ConnectionSender, RequestInfo, SendError};
+pub use endpoint::BroadcastReport;
 pub use error::Error;
 pub use service::SockJs;
 pub use sockjs_core::{self as core, CloseCause, Config, OverflowPolicy, Transport, TransportSet};
+pub use stats::Stats;

@@ -6,25 +6,21 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use sockjs_core::{Config, Registry, Route, Transport};
-use tokio::sync::mpsc;
-use tracing::Instrument;
+use sockjs_core::{Config, Route, Transport};
 
 use crate::body::{empty, full, ResponseBody};
-use crate::connection::{Connection, RequestInfo};
+use crate::connection::{Connection, ConnectionSender, SendError};
+use crate::endpoint::{BroadcastReport, Endpoint, Handler};
 use crate::error::Error;
 use crate::headers;
-use crate::session::SessionHandle;
+use crate::stats::Stats;
 use crate::transport;
-
-type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-type Handler = Arc<dyn Fn(Connection) -> BoxFuture + Send + Sync>;
 
 /// One SockJS endpoint mounted under a prefix: a cheap-to-clone hyper
 /// [`Service`](hyper::service::Service).
@@ -34,6 +30,7 @@ type Handler = Arc<dyn Fn(Connection) -> BoxFuture + Send + Sync>;
 #[derive(Clone)]
 pub struct SockJs {
     pub(crate) endpoint: Arc<Endpoint>,
+    iframe: Arc<(Bytes, HeaderValue)>,
     peer: Option<SocketAddr>,
 }
 
@@ -41,123 +38,9 @@ impl fmt::Debug for SockJs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SockJs")
             .field("prefix", &self.endpoint.prefix)
-            .field("sessions", &self.endpoint.registry.len())
+            .field("sessions", &self.endpoint.session_count())
             .finish_non_exhaustive()
     }
-}
-
-pub(crate) struct Endpoint {
-    pub(crate) prefix: String,
-    pub(crate) config: Config,
-    handler: Handler,
-    pub(crate) registry: Registry<Arc<SessionHandle>>,
-    /// Live websocket sessions (they are not in the registry: their ids may repeat).
-    pub(crate) ws_sessions: AtomicUsize,
-    iframe: Bytes,
-    iframe_etag: HeaderValue,
-}
-
-/// What a session is being created for.
-pub(crate) struct NewSession {
-    pub(crate) transport: Option<Transport>,
-    pub(crate) headers: http::HeaderMap,
-    pub(crate) uri: http::Uri,
-    pub(crate) remote_addr: Option<SocketAddr>,
-}
-
-/// A session could not be created.
-#[derive(Debug)]
-pub(crate) struct SessionLimit;
-
-impl Endpoint {
-    /// Create a session, spawn its application handler, and hand back the driver's handle.
-    pub(crate) fn new_session(&self, new: NewSession) -> (Arc<SessionHandle>, Connection) {
-        let cfg = &self.config;
-        let (tx, rx) = mpsc::channel(cfg.max_inbound_queue);
-        let core = sockjs_core::Session::new(crate::session::now(), cfg);
-        let raw = new.transport.is_none();
-        let session = SessionHandle::new(core, tx, cfg.overflow_policy, cfg.max_message_size, raw);
-        let info = Arc::new(RequestInfo {
-            headers: new.headers,
-            remote_addr: new.remote_addr,
-            uri: new.uri,
-            transport: new.transport,
-        });
-        let connection = Connection {
-            session: Arc::clone(&session),
-            inbound: rx,
-            info,
-        };
-        (session, connection)
-    }
-
-    pub(crate) fn spawn_handler(&self, connection: Connection) {
-        let span = tracing::info_span!(
-            "sockjs_session",
-            endpoint = %self.prefix,
-            transport = connection.info.transport.map_or("raw_websocket", |t| t.as_str()),
-            peer = ?connection.info.remote_addr,
-        );
-        let fut = (self.handler)(connection);
-        tokio::spawn(
-            async move {
-                tracing::debug!("session opened");
-                fut.await;
-            }
-            .instrument(span),
-        );
-    }
-
-    /// The session `id` on an HTTP transport, created (with its handler and timer) if it does
-    /// not exist or has expired.
-    pub(crate) fn http_session(
-        self: &Arc<Self>,
-        id: &str,
-        new: impl FnOnce() -> NewSession,
-    ) -> Result<Arc<SessionHandle>, SessionLimit> {
-        if self.registry.len() + self.ws_sessions.load(Ordering::Relaxed)
-            >= self.config.max_sessions
-            && self.registry.get(id).is_none()
-        {
-            return Err(SessionLimit);
-        }
-        let mut created = None;
-        let (session, is_new) = self
-            .registry
-            .replace_if(
-                id,
-                |s| s.is_expired(),
-                || {
-                    let (session, connection) = self.new_session(new());
-                    created = Some(connection);
-                    session
-                },
-            )
-            .map_err(|_| SessionLimit)?;
-        if is_new {
-            if let Some(connection) = created {
-                self.spawn_handler(connection);
-            }
-            tokio::spawn(run_timer(Arc::clone(self), id.into(), Arc::clone(&session)));
-        }
-        Ok(session)
-    }
-}
-
-/// The per-session timer of an HTTP session: heartbeats, expiry, then removal from the
-/// registry.
-async fn run_timer(endpoint: Arc<Endpoint>, id: Box<str>, session: Arc<SessionHandle>) {
-    while let Some(deadline) = session.poll_timeout() {
-        tokio::select! {
-            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
-                session.handle_timeout();
-            }
-            _ = session.wake_timer.notified() => {}
-        }
-    }
-    endpoint
-        .registry
-        .remove_if(&id, |s| Arc::ptr_eq(s, &session));
 }
 
 impl SockJs {
@@ -190,18 +73,10 @@ impl SockJs {
         let iframe = sockjs_core::info::iframe_page(&config.sockjs_url);
         let iframe_etag = HeaderValue::from_str(&sockjs_core::info::etag(iframe.as_bytes()))
             .map_err(|_| Error::InvalidPrefix(prefix.to_string()))?;
-        let registry = Registry::new(config.max_sessions);
         let handler: Handler = Arc::new(move |c| Box::pin(handler(c)));
         Ok(SockJs {
-            endpoint: Arc::new(Endpoint {
-                prefix: prefix.to_string(),
-                config,
-                handler,
-                registry,
-                ws_sessions: AtomicUsize::new(0),
-                iframe: Bytes::from(iframe),
-                iframe_etag,
-            }),
+            endpoint: Arc::new(Endpoint::new(prefix.to_string(), config, handler)),
+            iframe: Arc::new((Bytes::from(iframe), iframe_etag)),
             peer: None,
         })
     }
@@ -216,9 +91,55 @@ impl SockJs {
         &self.endpoint.config
     }
 
-    /// Number of live sessions on HTTP transports plus websocket sessions.
+    /// Number of live sessions, all transports. A session on an HTTP transport stays live
+    /// until it expires (the disconnect delay after its last request), even once closed.
     pub fn session_count(&self) -> usize {
-        self.endpoint.registry.len() + self.endpoint.ws_sessions.load(Ordering::Relaxed)
+        self.endpoint.session_count()
+    }
+
+    /// A sending handle to every live session (a snapshot).
+    pub fn sessions(&self) -> Vec<ConnectionSender> {
+        self.endpoint
+            .sessions()
+            .into_iter()
+            .map(Endpoint::sender)
+            .collect()
+    }
+
+    /// The live sessions whose handler attached `user` with
+    /// [`Connection::set_user`](crate::Connection::set_user) (a scan of the live sessions).
+    pub fn sessions_of(&self, user: &str) -> Vec<ConnectionSender> {
+        self.endpoint
+            .sessions()
+            .into_iter()
+            .filter(|s| s.user().as_deref() == Some(user))
+            .map(Endpoint::sender)
+            .collect()
+    }
+
+    /// Send `message` to every open session. The message is encoded once and the encoded
+    /// bytes are shared by all sessions; a session whose outbound queue is full is skipped
+    /// (and counted in the report) rather than waited for, so one slow client never stalls a
+    /// broadcast.
+    pub fn broadcast(&self, message: &str) -> Result<BroadcastReport, SendError> {
+        self.endpoint.broadcast(message)
+    }
+
+    /// A snapshot of the endpoint's statistics.
+    pub fn stats(&self) -> Stats {
+        self.endpoint.stats()
+    }
+
+    /// Graceful shutdown: refuse new sessions (503), close every live session with `1001
+    /// "Server shutting down"` after the messages already queued, and wait up to `deadline` for
+    /// the sessions to end. Returns whether they all ended in time. Handlers see
+    /// [`CloseCause::Shutdown`](crate::CloseCause::Shutdown).
+    pub async fn shutdown(&self, deadline: Duration) -> bool {
+        let code = sockjs_core::close::GOING_AWAY;
+        self.endpoint.shutdown(code.code, code.reason);
+        tokio::time::timeout(deadline, self.endpoint.wait_idle())
+            .await
+            .is_ok()
     }
 
     /// Whether `path` (a request's URI path) belongs to this endpoint.
@@ -237,6 +158,7 @@ impl SockJs {
     pub fn with_peer_addr(&self, addr: SocketAddr) -> SockJs {
         SockJs {
             endpoint: Arc::clone(&self.endpoint),
+            iframe: Arc::clone(&self.iframe),
             peer: Some(addr),
         }
     }
@@ -290,24 +212,23 @@ impl SockJs {
     }
 
     fn iframe(&self, request: &http::HeaderMap) -> Response<ResponseBody> {
-        let ep = &self.endpoint;
+        let (page, etag) = &*self.iframe;
         let matches = request
             .get_all(header::IF_NONE_MATCH)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .any(|tag| tag.trim() == ep.iframe_etag || tag.trim() == "*");
+            .any(|tag| tag.trim() == etag || tag.trim() == "*");
         let mut resp = if matches {
             response(StatusCode::NOT_MODIFIED, empty())
         } else {
-            let mut r = response(StatusCode::OK, full(ep.iframe.clone()));
+            let mut r = response(StatusCode::OK, full(page.clone()));
             r.headers_mut()
                 .insert(header::CONTENT_TYPE, headers::TEXT_HTML);
             r
         };
         headers::cache_for_a_year(resp.headers_mut());
-        resp.headers_mut()
-            .insert(header::ETAG, ep.iframe_etag.clone());
+        resp.headers_mut().insert(header::ETAG, etag.clone());
         resp
     }
 }

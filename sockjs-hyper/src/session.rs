@@ -5,6 +5,7 @@
 //! held only for a call into `sockjs_core::Session` and never across an `.await` or user code.
 //! Nothing on the message path locks anything shared with other sessions.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -15,7 +16,7 @@ use sockjs_core::framing::Framing;
 use sockjs_core::{AttachError, CloseCause, OverflowPolicy, ReceiveMode, ReceiverId, Transmit};
 use tokio::sync::{mpsc, Notify};
 
-use crate::connection::SendError;
+use crate::connection::{RequestInfo, SendError};
 
 /// The driver's clock: tokio's, so tests can pause and step it.
 pub(crate) fn now() -> Instant {
@@ -28,6 +29,30 @@ pub(crate) struct SessionState {
     /// that the application's `recv` ends after the messages already received.
     inbound: Option<mpsc::Sender<String>>,
     cause: Option<CloseCause>,
+    /// The application's identity for the session (see `Connection::set_user`).
+    user: Option<Arc<str>>,
+    out_messages: u64,
+    out_bytes: u64,
+}
+
+/// Traffic counters of one session.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) messages_in: u64,
+    pub(crate) bytes_in: u64,
+    pub(crate) messages_out: u64,
+    pub(crate) bytes_out: u64,
+}
+
+/// What a session is made of.
+pub(crate) struct SessionParams {
+    pub(crate) core: sockjs_core::Session,
+    pub(crate) inbound: mpsc::Sender<String>,
+    pub(crate) policy: OverflowPolicy,
+    pub(crate) max_message_size: usize,
+    pub(crate) info: Arc<RequestInfo>,
+    pub(crate) key: u64,
+    pub(crate) span: tracing::Span,
 }
 
 /// One live session, shared by the receiver (request or websocket), the application's
@@ -45,29 +70,68 @@ pub(crate) struct SessionHandle {
     max_message_size: usize,
     /// The raw websocket endpoint: messages are queued verbatim, not JSON-encoded.
     raw: bool,
+    /// What the opening request carried.
+    pub(crate) info: Arc<RequestInfo>,
+    /// The session's key in the endpoint's table of live sessions.
+    pub(crate) key: u64,
+    messages_in: AtomicU64,
+    bytes_in: AtomicU64,
+    /// The session's tracing span (transport, peer; never the session id).
+    pub(crate) span: tracing::Span,
 }
 
 impl SessionHandle {
-    pub(crate) fn new(
-        core: sockjs_core::Session,
-        inbound: mpsc::Sender<String>,
-        policy: OverflowPolicy,
-        max_message_size: usize,
-        raw: bool,
-    ) -> Arc<Self> {
+    pub(crate) fn new(p: SessionParams) -> Arc<Self> {
         Arc::new(SessionHandle {
             state: Mutex::new(SessionState {
-                core,
-                inbound: Some(inbound),
+                core: p.core,
+                inbound: Some(p.inbound),
                 cause: None,
+                user: None,
+                out_messages: 0,
+                out_bytes: 0,
             }),
             wake_receiver: Notify::new(),
             wake_timer: Notify::new(),
             space: Notify::new(),
-            policy,
-            max_message_size,
-            raw,
+            policy: p.policy,
+            max_message_size: p.max_message_size,
+            raw: p.info.transport.is_none(),
+            info: p.info,
+            key: p.key,
+            messages_in: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            span: p.span,
         })
+    }
+
+    /// Whether this is a raw `/websocket` session (verbatim messages).
+    pub(crate) fn is_raw(&self) -> bool {
+        self.raw
+    }
+
+    /// Count messages received from the client.
+    pub(crate) fn record_inbound(&self, messages: u64, bytes: u64) {
+        self.messages_in.fetch_add(messages, Ordering::Relaxed);
+        self.bytes_in.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn counters(&self) -> Counters {
+        let (messages_out, bytes_out) = self.with(|s| (s.out_messages, s.out_bytes));
+        Counters {
+            messages_in: self.messages_in.load(Ordering::Relaxed),
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            messages_out,
+            bytes_out,
+        }
+    }
+
+    pub(crate) fn set_user(&self, user: Option<Arc<str>>) {
+        self.with(|s| s.user = user);
+    }
+
+    pub(crate) fn user(&self) -> Option<Arc<str>> {
+        self.with(|s| s.user.clone())
     }
 
     fn encode(&self, message: &str) -> EncodedMessage {
@@ -100,7 +164,8 @@ impl SessionHandle {
             (r, closed)
         };
         if let Some(cause) = closed {
-            tracing::debug!(%cause, "session closed");
+            self.span
+                .in_scope(|| tracing::info!(cause = cause.label(), %cause, "session closed"));
             self.space.notify_waiters();
             self.wake_receiver.notify_one();
         }
@@ -194,6 +259,19 @@ impl SessionHandle {
         closed
     }
 
+    /// Close for `cause` with `code` and `reason`; queued messages go first if `flush`.
+    pub(crate) fn close_with(
+        &self,
+        cause: CloseCause,
+        code: u16,
+        reason: &str,
+        flush: bool,
+    ) -> bool {
+        let closed = self.with(|s| s.core.close_with(cause, code, reason, flush));
+        self.wake_receiver.notify_one();
+        closed
+    }
+
     /// Close for `cause` (not the application's doing) with `code`, dropping queued messages.
     pub(crate) fn abort(&self, cause: CloseCause, code: &CloseCode) -> bool {
         let closed = self.with(|s| s.core.abort(cause, code));
@@ -256,7 +334,15 @@ impl SessionHandle {
     }
 
     fn try_queue(&self, message: EncodedMessage) -> Result<(), Refused> {
-        let r = self.with(|s| s.core.send(message));
+        let len = message.len() as u64;
+        let r = self.with(|s| {
+            let r = s.core.send(message);
+            if r.is_ok() {
+                s.out_messages += 1;
+                s.out_bytes += len;
+            }
+            r
+        });
         match r {
             Ok(()) => {
                 self.wake_receiver.notify_one();

@@ -21,10 +21,11 @@ use tokio_tungstenite::tungstenite::{self, error::CapacityError, Message, Utf8By
 use tokio_util::codec::{Decoder, Encoder, Framed};
 use tracing::Instrument;
 
-use super::websocket::{run, Mode, WsSlot};
+use super::websocket::{run, Mode};
 use super::{new_session, Reject};
 use crate::body::{empty, ResponseBody};
-use crate::service::{response, Endpoint};
+use crate::endpoint::Endpoint;
+use crate::service::response;
 
 /// How long the client has to send its 8-byte key after the response headers.
 const KEY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -84,41 +85,48 @@ pub(crate) fn serve<B>(
         .unwrap_or("localhost");
     let location = format!("ws://{}{}", host, req.uri().path());
     let origin = h.get(header::ORIGIN).cloned();
-    let Some(slot) = WsSlot::acquire(ep) else {
-        return Reject::TooManySessions.into_response();
-    };
     let new = new_session(&req, Some(Transport::WebSocket), peer);
+    let (session, connection) = match ep.open(new) {
+        Ok(opened) => opened,
+        Err(e) => return Reject::Unavailable(e).into_response(),
+    };
     let on_upgrade = hyper::upgrade::on(&mut req);
     let ep = Arc::clone(ep);
     let max = ep.config.max_request_body;
+    let span = session.span.clone();
     tokio::spawn(
         async move {
-            let _slot = slot;
-            let Ok(upgraded) = on_upgrade.await else {
-                return;
+            let handshake = async {
+                let mut io = TokioIo::new(on_upgrade.await.ok()?);
+                let mut key3 = [0u8; 8];
+                tokio::time::timeout(KEY_TIMEOUT, io.read_exact(&mut key3))
+                    .await
+                    .ok()?
+                    .ok()?;
+                io.write_all(&challenge_response(key1, key2, &key3))
+                    .await
+                    .ok()?;
+                Some(io)
             };
-            let mut io = TokioIo::new(upgraded);
-            let mut key3 = [0u8; 8];
-            match tokio::time::timeout(KEY_TIMEOUT, io.read_exact(&mut key3)).await {
-                Ok(Ok(_)) => {}
-                _ => return,
+            match handshake.await {
+                Some(io) => {
+                    let codec = Hixie76Codec { max };
+                    run(
+                        &ep,
+                        Framed::new(io, codec),
+                        session,
+                        connection,
+                        Mode::SockJs,
+                    )
+                    .await;
+                }
+                None => {
+                    drop(connection);
+                    ep.retire(&session);
+                }
             }
-            if io
-                .write_all(&challenge_response(key1, key2, &key3))
-                .await
-                .is_err()
-            {
-                return;
-            }
-            run(
-                &ep,
-                Framed::new(io, Hixie76Codec { max }),
-                new,
-                Mode::SockJs,
-            )
-            .await;
         }
-        .instrument(tracing::debug_span!("sockjs_hixie76", ?peer)),
+        .instrument(span),
     );
     let mut r = response(StatusCode::SWITCHING_PROTOCOLS, empty());
     let out = r.headers_mut();

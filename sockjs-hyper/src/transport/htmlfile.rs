@@ -9,8 +9,9 @@ use sockjs_core::{ReceiveMode, Transport};
 
 use super::{callback, receive, receiving_response, stream};
 use crate::body::ResponseBody;
+use crate::endpoint::Endpoint;
 use crate::headers::TEXT_HTML;
-use crate::service::{method_not_allowed, Endpoint};
+use crate::service::method_not_allowed;
 
 pub(crate) fn handle<B>(
     ep: &Arc<Endpoint>,

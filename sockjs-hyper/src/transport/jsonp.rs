@@ -15,8 +15,9 @@ use super::{
     SendFailure,
 };
 use crate::body::{full, ResponseBody};
+use crate::endpoint::Endpoint;
 use crate::headers::APPLICATION_JAVASCRIPT;
-use crate::service::{method_not_allowed, response, Endpoint};
+use crate::service::{method_not_allowed, response};
 
 pub(crate) async fn handle<B>(
     ep: &Arc<Endpoint>,
@@ -71,7 +72,7 @@ where
         return method_not_allowed("POST");
     }
     let (parts, body) = req.into_parts();
-    if ep.registry.get(id).is_none() {
+    if ep.by_id.get(id).is_none() {
         return SendFailure::UnknownSession.into_response(&ep.config, &parts.headers);
     }
     let is_form = parts

@@ -26,8 +26,9 @@ use sockjs_core::framing::Framing;
 use sockjs_core::{AttachError, Config, ReceiveMode, Transport};
 
 use crate::body::ResponseBody;
+use crate::endpoint::{Endpoint, NewSession, OpenError};
 use crate::headers;
-use crate::service::{response, text, Endpoint, NewSession};
+use crate::service::{response, text};
 use crate::session::ReceiverGuard;
 
 pub(crate) async fn dispatch<B>(
@@ -88,14 +89,14 @@ pub(crate) fn receive<B>(
     for _ in 0..2 {
         let session = ep
             .http_session(id, || new_session(req, Some(transport), peer))
-            .map_err(|_| Reject::TooManySessions)?;
+            .map_err(Reject::Unavailable)?;
         match session.attach(framing.clone(), mode) {
             Ok(rid) => return Ok(Receiving::Attached(ReceiverGuard { session, id: rid })),
             Err(AttachError::AnotherConnection { frame }) => return Ok(Receiving::Refused(frame)),
             Err(AttachError::Expired) => continue,
         }
     }
-    Err(Reject::TooManySessions)
+    Err(Reject::Unavailable(OpenError::Full))
 }
 
 /// A request refused before any session work, with its protocol answer.
@@ -107,8 +108,8 @@ pub(crate) enum Reject {
     BadRequest(&'static str),
     /// 400 for a websocket version other than 13, advertising 13.
     UnsupportedWebSocketVersion,
-    /// 503: the endpoint is at `max_sessions`.
-    TooManySessions,
+    /// 503: no session can be opened now.
+    Unavailable(OpenError),
     /// 500: jsonp/htmlfile without a `c` parameter.
     CallbackRequired,
     /// 500: a `c` parameter outside `[a-zA-Z0-9_.-]`.
@@ -128,8 +129,11 @@ impl Reject {
                 );
                 r
             }
-            Reject::TooManySessions => {
+            Reject::Unavailable(OpenError::Full) => {
                 text(StatusCode::SERVICE_UNAVAILABLE, "Too many sessions.\n")
+            }
+            Reject::Unavailable(OpenError::ShuttingDown) => {
+                text(StatusCode::SERVICE_UNAVAILABLE, "Server shutting down.\n")
             }
             Reject::CallbackRequired => text(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -282,7 +286,7 @@ where
 /// the inbound queue (so a slow application slows the client instead of buffering).
 pub(crate) async fn deliver(ep: &Endpoint, id: &str, payload: &[u8]) -> Result<(), SendFailure> {
     let session = ep
-        .registry
+        .by_id
         .get(id)
         .filter(|s| !s.is_expired())
         .ok_or(SendFailure::UnknownSession)?;
@@ -293,6 +297,8 @@ pub(crate) async fn deliver(ep: &Endpoint, id: &str, payload: &[u8]) -> Result<(
     {
         return Err(SendFailure::TooLarge);
     }
+    let bytes: usize = messages.iter().map(String::len).sum();
+    session.record_inbound(messages.len() as u64, bytes as u64);
     match session.inbound() {
         Some(inbound) => {
             for message in messages {

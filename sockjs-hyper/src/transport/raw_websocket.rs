@@ -9,7 +9,7 @@ use http::{Request, Response};
 
 use super::websocket::{serve, Mode};
 use crate::body::ResponseBody;
-use crate::service::Endpoint;
+use crate::endpoint::Endpoint;
 
 pub(crate) fn handle<B>(
     ep: &Arc<Endpoint>,

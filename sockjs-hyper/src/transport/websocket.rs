@@ -3,7 +3,6 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +23,10 @@ use tracing::Instrument;
 
 use super::{new_session, Reject};
 use crate::body::{empty, ResponseBody};
-use crate::service::{response, Endpoint, NewSession};
+use crate::connection::Connection;
+use crate::endpoint::Endpoint;
+use crate::service::response;
+use crate::session::SessionHandle;
 
 /// How long a closing websocket waits for the peer's close frame before dropping the
 /// connection (waiting avoids a TCP reset destroying the last frames in flight).
@@ -84,28 +86,6 @@ pub(crate) fn ws_config(config: &sockjs_core::Config) -> WebSocketConfig {
         .max_frame_size(Some(config.max_request_body))
 }
 
-/// Counts a live websocket session against `max_sessions` while it exists.
-pub(crate) struct WsSlot(Arc<Endpoint>);
-
-impl WsSlot {
-    pub(crate) fn acquire(ep: &Arc<Endpoint>) -> Option<WsSlot> {
-        let max = ep.config.max_sessions;
-        let registry = ep.registry.len();
-        ep.ws_sessions
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n + registry < max).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| WsSlot(Arc::clone(ep)))
-    }
-}
-
-impl Drop for WsSlot {
-    fn drop(&mut self) {
-        self.0.ws_sessions.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 /// Which websocket endpoint a connection serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -137,20 +117,21 @@ pub(crate) fn serve<B>(
         Ok(ok) => ok,
         Err(reject) => return reject.into_response(),
     };
-    let Some(slot) = WsSlot::acquire(ep) else {
-        return Reject::TooManySessions.into_response();
-    };
     let transport = (mode == Mode::SockJs).then_some(Transport::WebSocket);
-    let new = new_session(&req, transport, peer);
+    let (session, connection) = match ep.open(new_session(&req, transport, peer)) {
+        Ok(opened) => opened,
+        Err(e) => return Reject::Unavailable(e).into_response(),
+    };
     let ep = Arc::clone(ep);
-    let span = tracing::debug_span!("sockjs_websocket", endpoint = %ep.prefix, ?peer);
+    let span = session.span.clone();
     tokio::spawn(
         async move {
-            let _slot = slot;
             let upgraded = match on_upgrade.await {
                 Ok(u) => u,
                 Err(e) => {
                     tracing::debug!(error = %e, "websocket upgrade failed");
+                    drop(connection);
+                    ep.retire(&session);
                     return;
                 }
             };
@@ -160,7 +141,7 @@ pub(crate) fn serve<B>(
                 Some(ws_config(&ep.config)),
             )
             .await;
-            run(&ep, ws, new, mode).await;
+            run(&ep, ws, session, connection, mode).await;
         }
         .instrument(span),
     );
@@ -183,21 +164,26 @@ pub(crate) enum Ending {
 
 /// The session loop of one websocket connection: `ws` is any stream of incoming messages that
 /// is also a sink of outgoing ones (tungstenite's RFC 6455 stream, or the hixie-76 codec).
-pub(crate) async fn run<S>(ep: &Arc<Endpoint>, mut ws: S, new: NewSession, mode: Mode)
-where
+pub(crate) async fn run<S>(
+    ep: &Arc<Endpoint>,
+    mut ws: S,
+    session: Arc<SessionHandle>,
+    connection: Connection,
+    mode: Mode,
+) where
     S: Stream<Item = Result<Message, tungstenite::Error>>
         + Sink<Message, Error = tungstenite::Error>
         + Unpin,
 {
-    let (session, connection) = ep.new_session(new);
     let framing = match mode {
         Mode::SockJs => Framing::WebSocket,
         Mode::Raw => Framing::Raw,
     };
     let Ok(rid) = session.attach(framing, ReceiveMode::Unlimited) else {
+        ep.retire(&session);
         return;
     };
-    ep.spawn_handler(connection);
+    ep.start(&session, connection);
     let inbound = session.inbound();
     let mut pending: VecDeque<String> = VecDeque::new();
     let max_message = session.max_message_size();
@@ -240,6 +226,7 @@ where
                         session.abort(CloseCause::LimitExceeded, &close::TOO_BIG);
                         break Ending::Violation(WsCode::Size, "Message too big");
                     }
+                    session.record_inbound(1, t.len() as u64);
                     pending.push_back(t.as_str().to_owned());
                 }
                 Some(Ok(Message::Text(t))) => match sockjs_core::frame::decode_websocket_payload(&t) {
@@ -247,7 +234,11 @@ where
                         session.abort(CloseCause::LimitExceeded, &close::TOO_BIG);
                         break Ending::Violation(WsCode::Size, "Message too big");
                     }
-                    Ok(messages) => pending.extend(messages),
+                    Ok(messages) => {
+                        let bytes: usize = messages.iter().map(String::len).sum();
+                        session.record_inbound(messages.len() as u64, bytes as u64);
+                        pending.extend(messages);
+                    }
                     Err(_) => {
                         session.abort(CloseCause::ProtocolError, &close::INTERRUPTED);
                         break Ending::Violation(WsCode::Protocol, "Broken JSON encoding");
@@ -278,6 +269,7 @@ where
     session.detach(rid, false);
     drop(inbound);
     finish(ws, ending).await;
+    ep.retire(&session);
 }
 
 async fn reserve(

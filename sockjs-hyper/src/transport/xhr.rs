@@ -9,8 +9,9 @@ use sockjs_core::{ReceiveMode, Transport};
 
 use super::{poll_once, receive, receiving_response};
 use crate::body::{full, ResponseBody};
+use crate::endpoint::Endpoint;
 use crate::headers::APPLICATION_JAVASCRIPT;
-use crate::service::{method_not_allowed, preflight, Endpoint};
+use crate::service::{method_not_allowed, preflight};
 
 pub(crate) async fn handle<B>(
     ep: &Arc<Endpoint>,

@@ -6,7 +6,8 @@ use http::{Method, Request, Response, StatusCode};
 
 use super::{deliver, read_body, sending_headers};
 use crate::body::{empty, ResponseBody};
-use crate::service::{method_not_allowed, preflight, response, Endpoint};
+use crate::endpoint::Endpoint;
+use crate::service::{method_not_allowed, preflight, response};
 
 pub(crate) async fn handle<B>(
     ep: &Arc<Endpoint>,
@@ -24,7 +25,7 @@ where
         _ => return method_not_allowed("OPTIONS, POST"),
     }
     let (parts, body) = req.into_parts();
-    if ep.registry.get(id).is_none() {
+    if ep.by_id.get(id).is_none() {
         return super::SendFailure::UnknownSession.into_response(&ep.config, &parts.headers);
     }
     let result = match read_body(body, &parts.headers, ep.config.max_request_body).await {

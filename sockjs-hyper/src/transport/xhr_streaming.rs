@@ -10,8 +10,9 @@ use sockjs_core::{ReceiveMode, Transport};
 
 use super::{receive, receiving_response, stream};
 use crate::body::ResponseBody;
+use crate::endpoint::Endpoint;
 use crate::headers::APPLICATION_JAVASCRIPT;
-use crate::service::{method_not_allowed, preflight, Endpoint};
+use crate::service::{method_not_allowed, preflight};
 
 pub(crate) fn handle<B>(
     ep: &Arc<Endpoint>,

@@ -1,0 +1,288 @@
+//! The state of one endpoint: its configuration and handler, the table of live sessions (all
+//! transports), the lookup of HTTP sessions by the client's session id, statistics, broadcast
+//! and shutdown.
+//!
+//! Two sharded tables (see `sockjs_core::Registry`): `by_id` maps the client's session id to
+//! the session for the HTTP transports (a websocket session's id may repeat, so websockets are
+//! not there); `live` holds every live session under an internal key and bounds their number.
+//! Both are touched when a session opens or ends and when an HTTP request looks its session
+//! up, never on a session's message path.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use sockjs_core::frame::EncodedMessage;
+use sockjs_core::{CloseCause, Config, Registry, Transport};
+use tokio::sync::{mpsc, Notify};
+use tracing::Instrument;
+
+use crate::connection::{Connection, ConnectionSender, RequestInfo, SendError};
+use crate::session::{Counters, SessionHandle, SessionParams};
+use crate::stats::{EndpointCounters, Stats};
+
+type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+pub(crate) type Handler = Arc<dyn Fn(Connection) -> BoxFuture + Send + Sync>;
+
+pub(crate) struct Endpoint {
+    pub(crate) prefix: String,
+    pub(crate) config: Config,
+    handler: Handler,
+    /// HTTP sessions by the client's session id.
+    pub(crate) by_id: Registry<Arc<SessionHandle>>,
+    /// Every live session (HTTP and websocket), by internal key; bounded by `max_sessions`.
+    live: Registry<Arc<SessionHandle>>,
+    next_key: AtomicU64,
+    pub(crate) counters: EndpointCounters,
+    shutting_down: AtomicBool,
+    /// Notified when the last live session ends.
+    idle: Notify,
+}
+
+/// What a session is being created for.
+pub(crate) struct NewSession {
+    pub(crate) transport: Option<Transport>,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) uri: http::Uri,
+    pub(crate) remote_addr: Option<SocketAddr>,
+}
+
+/// Why no session could be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpenError {
+    /// The endpoint is at `max_sessions`.
+    Full,
+    /// The endpoint is shutting down.
+    ShuttingDown,
+}
+
+/// The outcome of a broadcast.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BroadcastReport {
+    /// Sessions the message was queued to.
+    pub sent: usize,
+    /// Sessions skipped because their outbound queue was full (slow clients).
+    pub full: usize,
+    /// Sessions skipped because they are closed.
+    pub closed: usize,
+}
+
+impl Endpoint {
+    pub(crate) fn new(prefix: String, config: Config, handler: Handler) -> Endpoint {
+        Endpoint {
+            prefix,
+            by_id: Registry::new(config.max_sessions),
+            live: Registry::new(config.max_sessions),
+            next_key: AtomicU64::new(0),
+            counters: EndpointCounters::default(),
+            shutting_down: AtomicBool::new(false),
+            idle: Notify::new(),
+            config,
+            handler,
+        }
+    }
+
+    /// Open a session: register it as live and build the application's connection. The
+    /// handler is not started yet (see [`Endpoint::start`]).
+    pub(crate) fn open(
+        &self,
+        new: NewSession,
+    ) -> Result<(Arc<SessionHandle>, Connection), OpenError> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(OpenError::ShuttingDown);
+        }
+        let cfg = &self.config;
+        let (tx, rx) = mpsc::channel(cfg.max_inbound_queue);
+        let info = Arc::new(RequestInfo {
+            headers: new.headers,
+            remote_addr: new.remote_addr,
+            uri: new.uri,
+            transport: new.transport,
+        });
+        let span = tracing::info_span!(
+            "sockjs_session",
+            endpoint = %self.prefix,
+            transport = info.transport.map_or("raw_websocket", |t| t.as_str()),
+            peer = ?info.remote_addr,
+        );
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        let session = SessionHandle::new(SessionParams {
+            core: sockjs_core::Session::new(crate::session::now(), cfg),
+            inbound: tx,
+            policy: cfg.overflow_policy,
+            max_message_size: cfg.max_message_size,
+            info: Arc::clone(&info),
+            key,
+            span,
+        });
+        self.live
+            .get_or_insert_with(&key.to_string(), || Arc::clone(&session))
+            .map_err(|_| OpenError::Full)?;
+        let connection = Connection::new(Arc::clone(&session), rx, info);
+        Ok((session, connection))
+    }
+
+    /// Start the application's handler for a session that [`Endpoint::open`] made.
+    pub(crate) fn start(&self, session: &SessionHandle, connection: Connection) {
+        self.counters.opened(session.info.transport);
+        let fut = (self.handler)(connection);
+        let span = session.span.clone();
+        tokio::spawn(
+            async move {
+                tracing::info!("session opened");
+                fut.await;
+            }
+            .instrument(span),
+        );
+    }
+
+    /// Forget a session that was opened but never started (it lost a race for its id).
+    fn discard(&self, session: &SessionHandle) {
+        self.live.remove_if(&session.key.to_string(), |_| true);
+    }
+
+    /// The session has ended for good: fold its counters into the endpoint's and forget it.
+    pub(crate) fn retire(&self, session: &SessionHandle) {
+        if self
+            .live
+            .remove_if(&session.key.to_string(), |_| true)
+            .is_none()
+        {
+            return;
+        }
+        let cause = session.close_cause().unwrap_or(CloseCause::Interrupted);
+        self.counters
+            .retired(session.info.transport, &cause, session.counters());
+        if self.live.is_empty() {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// The session `id` on an HTTP transport, created (with its handler and timer) if it does
+    /// not exist or has expired.
+    pub(crate) fn http_session(
+        self: &Arc<Self>,
+        id: &str,
+        new: impl FnOnce() -> NewSession,
+    ) -> Result<Arc<SessionHandle>, OpenError> {
+        if let Some(session) = self.by_id.get(id).filter(|s| !s.is_expired()) {
+            return Ok(session);
+        }
+        let (session, connection) = self.open(new())?;
+        let placed = self
+            .by_id
+            .replace_if(id, |s| s.is_expired(), || Arc::clone(&session));
+        match placed {
+            Ok((winner, true)) if Arc::ptr_eq(&winner, &session) => {
+                self.start(&session, connection);
+                tokio::spawn(run_timer(Arc::clone(self), id.into(), Arc::clone(&session)));
+                Ok(session)
+            }
+            Ok((winner, _)) => {
+                // Another request created the session a moment ago: use that one.
+                drop(connection);
+                self.discard(&session);
+                Ok(winner)
+            }
+            Err(_) => {
+                drop(connection);
+                self.discard(&session);
+                Err(OpenError::Full)
+            }
+        }
+    }
+
+    /// Every live session.
+    pub(crate) fn sessions(&self) -> Vec<Arc<SessionHandle>> {
+        self.live.snapshot()
+    }
+
+    pub(crate) fn session_count(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Queue `message` to every open session, encoding it once (once more for raw websocket
+    /// sessions, which get it verbatim). Never waits: a session whose queue is full is
+    /// skipped and counted, so one slow client cannot stall the others.
+    pub(crate) fn broadcast(&self, message: &str) -> Result<BroadcastReport, SendError> {
+        if message.len() > self.config.max_message_size {
+            return Err(SendError::TooLarge);
+        }
+        let encoded = EncodedMessage::new(message);
+        let mut verbatim = None;
+        let mut report = BroadcastReport::default();
+        for session in self.live.snapshot() {
+            let m = if session.is_raw() {
+                verbatim
+                    .get_or_insert_with(|| EncodedMessage::verbatim(message))
+                    .clone()
+            } else {
+                encoded.clone()
+            };
+            match session.try_send_encoded(m) {
+                Ok(()) => report.sent += 1,
+                Err(SendError::Full) => report.full += 1,
+                Err(_) => report.closed += 1,
+            }
+        }
+        Ok(report)
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let live = self.live.snapshot();
+        let mut open = Vec::with_capacity(live.len());
+        let mut traffic = Counters::default();
+        for s in &live {
+            open.push(s.info.transport);
+            let c = s.counters();
+            traffic.messages_in += c.messages_in;
+            traffic.bytes_in += c.bytes_in;
+            traffic.messages_out += c.messages_out;
+            traffic.bytes_out += c.bytes_out;
+        }
+        self.counters.snapshot(&open, traffic)
+    }
+
+    /// Refuse new sessions and close every live one with `code` and `reason` (queued messages
+    /// first); the handlers see [`CloseCause::Shutdown`].
+    pub(crate) fn shutdown(&self, code: u16, reason: &str) {
+        self.shutting_down.store(true, Ordering::Release);
+        for session in self.live.snapshot() {
+            session.close_with(CloseCause::Shutdown, code, reason, true);
+        }
+    }
+
+    /// Wait until no session is live.
+    pub(crate) async fn wait_idle(&self) {
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.live.is_empty() {
+                return;
+            }
+            idle.await;
+        }
+    }
+
+    pub(crate) fn sender(session: Arc<SessionHandle>) -> ConnectionSender {
+        ConnectionSender::new(session)
+    }
+}
+
+/// The per-session timer of an HTTP session: heartbeats, expiry, then removal.
+async fn run_timer(endpoint: Arc<Endpoint>, id: Box<str>, session: Arc<SessionHandle>) {
+    while let Some(deadline) = session.poll_timeout() {
+        tokio::select! {
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+                session.handle_timeout();
+            }
+            _ = session.wake_timer.notified() => {}
+        }
+    }
+    endpoint.by_id.remove_if(&id, |s| Arc::ptr_eq(s, &session));
+    endpoint.retire(&session);
+}
