@@ -1,1 +1,227 @@
-//! Examples of sockjs-rs: see `examples/`.
+//! The applications behind the runnable examples in `examples/`, as functions so that the
+//! tests in `tests/` start exactly what the examples run.
+//!
+//! - [`serve_hyper`]: a plain hyper accept loop routing to several SockJS endpoints and the
+//!   application's own routes.
+//! - [`multi_endpoints`]: `/echo`, `/broadcast`, `/whoami` and a Prometheus `/metrics`.
+//! - [`axum_router`]: the same endpoints nested in an axum `Router` beside axum's own routes.
+//! - [`chat`]: the chat demo (presence, messages, admin kick with a 4000-range code).
+#![deny(missing_docs)]
+
+pub mod chat;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use sockjs_hyper::{Config, Connection, ResponseBody, SockJs};
+
+/// The application's own answer for a path outside every SockJS endpoint.
+pub type Fallback = Arc<
+    dyn Fn(Request<Incoming>) -> Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// A complete response with a body and a content type.
+pub fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<ResponseBody> {
+    let mut r = Response::new(Full::new(body.into()).boxed_unsync());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    r
+}
+
+/// Serve `endpoints` (first match by prefix) and `fallback` for everything else on
+/// `listener`, one task per connection, until the future is dropped.
+pub async fn serve_hyper(
+    listener: tokio::net::TcpListener,
+    endpoints: Vec<SockJs>,
+    fallback: Fallback,
+) -> std::io::Result<()> {
+    let endpoints = Arc::new(endpoints);
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let endpoints = Arc::clone(&endpoints);
+        let fallback = Arc::clone(&fallback);
+        tokio::spawn(async move {
+            let service = service_fn(move |req: Request<Incoming>| {
+                let endpoints = Arc::clone(&endpoints);
+                let fallback = Arc::clone(&fallback);
+                async move {
+                    let path = req.uri().path();
+                    let resp = match endpoints.iter().find(|e| e.matches(path)) {
+                        Some(endpoint) => endpoint.with_peer_addr(peer).handle(req).await,
+                        None => fallback(req).await,
+                    };
+                    Ok::<_, Infallible>(resp)
+                }
+            });
+            let conn = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection error");
+            }
+        });
+    }
+}
+
+/// Echo every message back.
+pub async fn echo(mut conn: Connection) {
+    while let Some(message) = conn.recv().await {
+        if conn.send(message).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Tell the client the address and transport it came with, then echo.
+pub async fn whoami(conn: Connection) {
+    let info = conn.request();
+    let peer = info
+        .remote_addr
+        .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
+    let transport = info.transport.map_or("raw_websocket", |t| t.as_str());
+    if conn.send(format!("{peer} {transport}")).await.is_ok() {
+        echo(conn).await;
+    }
+}
+
+/// The endpoints of the multi-endpoint examples, mounted under `base` prefixes
+/// (`"/echo"`, ... when `nested` is false; `""` each when a router strips the prefix).
+pub struct Endpoints {
+    /// Echo.
+    pub echo: SockJs,
+    /// Every message to every session of this endpoint.
+    pub broadcast: SockJs,
+    /// Answers the client's address and transport.
+    pub whoami: SockJs,
+}
+
+/// Build the three endpoints. With `nested`, every prefix is `""` (for axum's
+/// `nest_service`, which strips the prefix).
+pub fn endpoints(config: &Config, nested: bool) -> Result<Endpoints, sockjs_hyper::Error> {
+    let p = |prefix: &'static str| if nested { "" } else { prefix };
+    let echo = SockJs::new(p("/echo"), config.clone(), echo)?;
+    let broadcast = {
+        // The handler needs the endpoint itself to broadcast: hand it over once built.
+        let slot: Arc<std::sync::OnceLock<SockJs>> = Arc::default();
+        let for_handler = Arc::clone(&slot);
+        let endpoint = SockJs::new(p("/broadcast"), config.clone(), move |mut conn| {
+            let slot = Arc::clone(&for_handler);
+            async move {
+                while let Some(message) = conn.recv().await {
+                    if let Some(endpoint) = slot.get() {
+                        let _ = endpoint.broadcast(&message);
+                    }
+                }
+            }
+        })?;
+        let _ = slot.set(endpoint.clone());
+        endpoint
+    };
+    let whoami = SockJs::new(p("/whoami"), config.clone(), whoami)?;
+    Ok(Endpoints {
+        echo,
+        broadcast,
+        whoami,
+    })
+}
+
+/// The Prometheus text of every endpoint's statistics.
+pub fn metrics(endpoints: &[(&str, &SockJs)]) -> String {
+    endpoints
+        .iter()
+        .map(|(name, e)| e.stats().to_prometheus(name))
+        .collect()
+}
+
+/// `/echo`, `/broadcast`, `/whoami` and the application's own `/` and `/metrics`, as a plain
+/// hyper server (see `examples/multi.rs`).
+pub fn multi_endpoints(config: &Config) -> Result<(Vec<SockJs>, Fallback), sockjs_hyper::Error> {
+    let e = endpoints(config, false)?;
+    let all = vec![e.echo.clone(), e.broadcast.clone(), e.whoami.clone()];
+    let fallback: Fallback = Arc::new(move |req: Request<Incoming>| {
+        let e = (e.echo.clone(), e.broadcast.clone(), e.whoami.clone());
+        Box::pin(async move {
+            match req.uri().path() {
+                "/" => respond(
+                    StatusCode::OK,
+                    "text/plain; charset=utf-8",
+                    "sockjs-rs: /echo, /broadcast, /whoami, /metrics\n",
+                ),
+                "/metrics" => respond(
+                    StatusCode::OK,
+                    "text/plain; version=0.0.4",
+                    metrics(&[("/echo", &e.0), ("/broadcast", &e.1), ("/whoami", &e.2)]),
+                ),
+                _ => respond(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
+            }
+        })
+    });
+    Ok((all, fallback))
+}
+
+/// The same endpoints nested in an axum `Router` beside axum's own routes
+/// (see `examples/axum.rs`).
+pub fn axum_router(config: &Config) -> Result<axum::Router, sockjs_hyper::Error> {
+    use axum::extract::ConnectInfo;
+    use axum::routing::get;
+    let e = endpoints(config, true)?;
+    let (echo, broadcast, whoami) = (e.echo.clone(), e.broadcast.clone(), e.whoami.clone());
+    Ok(axum::Router::new()
+        .route(
+            "/",
+            get(|| async { "axum + sockjs-rs: /echo, /broadcast, /whoami, /metrics\n" }),
+        )
+        .route(
+            "/metrics",
+            get(move || {
+                let text = metrics(&[
+                    ("/echo", &echo),
+                    ("/broadcast", &broadcast),
+                    ("/whoami", &whoami),
+                ]);
+                async move { text }
+            }),
+        )
+        .nest_service("/echo", e.echo)
+        .nest_service("/broadcast", e.broadcast)
+        .nest_service("/whoami", e.whoami)
+        // sockjs-hyper reads the client address from a `SocketAddr` request extension;
+        // axum provides it as `ConnectInfo` (with `into_make_service_with_connect_info`).
+        .layer(axum::middleware::map_request(
+            |mut req: axum::extract::Request| async move {
+                if let Some(ConnectInfo(addr)) =
+                    req.extensions().get::<ConnectInfo<SocketAddr>>().copied()
+                {
+                    req.extensions_mut().insert(addr);
+                }
+                req
+            },
+        )))
+}

@@ -249,6 +249,38 @@ where
     }
 }
 
+/// With the `tower` feature: the endpoint as a `tower_service::Service`, for axum's
+/// `Router::nest_service` and tower middleware. It is always ready.
+///
+/// axum strips the nesting prefix from the URI, so build the endpoint with the prefix `""`:
+///
+/// ```ignore
+/// let echo = SockJs::new("", Config::default(), handler)?;
+/// let app = axum::Router::new().nest_service("/echo", echo);
+/// ```
+#[cfg(feature = "tower")]
+impl<B> tower_service::Service<Request<B>> for SockJs
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<ResponseBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        hyper::service::Service::call(self, req)
+    }
+}
+
 pub(crate) fn response(status: StatusCode, body: ResponseBody) -> Response<ResponseBody> {
     let mut r = Response::new(body);
     *r.status_mut() = status;

@@ -1,0 +1,250 @@
+//! The example applications over real TCP: several endpoints in plain hyper with the
+//! application's own routes and Prometheus metrics, the same nested in axum, the client
+//! address reaching the handler, and the chat demo's presence and kick.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use sockjs_examples::{axum_router, chat, multi_endpoints, serve_hyper};
+use sockjs_hyper::Config;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+async fn start_multi() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (endpoints, fallback) = multi_endpoints(&Config::default()).unwrap();
+    tokio::spawn(serve_hyper(listener, endpoints, fallback));
+    addr
+}
+
+async fn start_axum() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum_router(&Config::default()).unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    addr
+}
+
+/// A plain HTTP/1.1 GET; returns the status line and the body.
+async fn get(addr: SocketAddr, path: &str) -> (String, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(LIMIT, s.read_to_end(&mut raw))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.lines().next().unwrap().to_string();
+    // The bodies asked for here are small; undo chunked framing if present.
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.push_str(&tail[..n]);
+            rest = &tail[n + 2..];
+        }
+        out
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn ws(addr: SocketAddr, prefix: &str) -> Ws {
+    let id: u32 = rand_id();
+    let url = format!("ws://{addr}{prefix}/000/{id}/websocket");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert_eq!(recv(&mut ws).await, "o");
+    ws
+}
+
+fn rand_id() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(1);
+    N.fetch_add(1, Ordering::Relaxed) * 7919 + std::process::id()
+}
+
+async fn recv(ws: &mut Ws) -> String {
+    loop {
+        let m = tokio::time::timeout(LIMIT, ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        match m {
+            Message::Text(t) if t.as_str() == "h" => continue,
+            Message::Text(t) => return t.as_str().to_string(),
+            Message::Close(f) => return format!("close {f:?}"),
+            _ => continue,
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, message: &str) {
+    let frame = serde_json::to_string(&[message]).unwrap();
+    ws.send(Message::text(frame)).await.unwrap();
+}
+
+/// Decode an `a[...]` frame.
+fn messages(frame: &str) -> Vec<String> {
+    let body = frame
+        .strip_prefix('a')
+        .unwrap_or_else(|| panic!("not a message frame: {frame}"));
+    serde_json::from_str(body).unwrap()
+}
+
+async fn check_app(addr: SocketAddr) {
+    let (status, body) = get(addr, "/").await;
+    assert!(status.contains("200"), "{status}");
+    assert!(
+        body.contains("/echo"),
+        "the application's own route: {body}"
+    );
+    for prefix in ["/echo", "/broadcast", "/whoami"] {
+        let (status, body) = get(addr, &format!("{prefix}/info")).await;
+        assert!(status.contains("200"), "{prefix}: {status}");
+        assert!(body.contains("\"websocket\":true"), "{prefix}: {body}");
+    }
+    let (_, body) = get(addr, "/echo").await;
+    assert_eq!(body, "Welcome to SockJS!\n");
+
+    // echo
+    let mut a = ws(addr, "/echo").await;
+    send(&mut a, "hello").await;
+    assert_eq!(messages(&recv(&mut a).await), ["hello"]);
+
+    // the handler sees the client's address and transport
+    let mut w = ws(addr, "/whoami").await;
+    assert_eq!(messages(&recv(&mut w).await), ["127.0.0.1 websocket"]);
+
+    // broadcast to two sessions
+    let mut b1 = ws(addr, "/broadcast").await;
+    let mut b2 = ws(addr, "/broadcast").await;
+    send(&mut b1, "to all").await;
+    assert_eq!(messages(&recv(&mut b1).await), ["to all"]);
+    assert_eq!(messages(&recv(&mut b2).await), ["to all"]);
+
+    // the metrics count what happened
+    let (status, metrics) = get(addr, "/metrics").await;
+    assert!(status.contains("200"));
+    assert!(
+        metrics.contains("sockjs_sessions_open{endpoint=\"/broadcast\",transport=\"websocket\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sockjs_messages_in_total{endpoint=\"/echo\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn several_endpoints_in_plain_hyper() {
+    check_app(start_multi().await).await;
+}
+
+#[tokio::test]
+async fn several_endpoints_nested_in_axum() {
+    check_app(start_axum().await).await;
+}
+
+#[tokio::test]
+async fn chat_presence_messages_and_kick() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let endpoint = chat::endpoint("/chat", Config::default(), "secret".into()).unwrap();
+    let fallback: sockjs_examples::Fallback = std::sync::Arc::new(|_req| {
+        Box::pin(async { sockjs_examples::respond(hyper::StatusCode::NOT_FOUND, "text/plain", "") })
+    });
+    tokio::spawn(serve_hyper(listener, vec![endpoint], fallback));
+
+    // read until a message matching `pred` arrives
+    async fn until(ws: &mut Ws, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        loop {
+            let frame = recv(ws).await;
+            assert!(frame.starts_with('a'), "unexpected frame {frame}");
+            for v in messages(&frame) {
+                let v: serde_json::Value = serde_json::from_str(&v).unwrap();
+                if pred(&v) {
+                    return v;
+                }
+            }
+        }
+    }
+
+    let mut admin = ws(addr, "/chat").await;
+    send(
+        &mut admin,
+        r#"{"type":"join","name":"admin","token":"secret"}"#,
+    )
+    .await;
+    until(&mut admin, |v| {
+        v["type"] == "presence" && v["users"] == serde_json::json!(["admin"])
+    })
+    .await;
+
+    let mut alice = ws(addr, "/chat").await;
+    send(&mut alice, r#"{"type":"join","name":"alice"}"#).await;
+    until(&mut admin, |v| {
+        v["type"] == "presence" && v["users"] == serde_json::json!(["admin", "alice"])
+    })
+    .await;
+
+    send(&mut alice, r#"{"type":"say","text":"hi all"}"#).await;
+    let m = until(&mut admin, |v| v["type"] == "message").await;
+    assert_eq!(
+        (m["from"].as_str(), m["text"].as_str()),
+        (Some("alice"), Some("hi all"))
+    );
+
+    // a non-admin cannot kick
+    send(&mut alice, r#"{"type":"say","text":"/kick admin"}"#).await;
+    until(&mut alice, |v| v["type"] == "error").await;
+
+    send(&mut admin, r#"{"type":"say","text":"/kick alice"}"#).await;
+    // alice gets the application close frame with the 4000-range code
+    loop {
+        let frame = recv(&mut alice).await;
+        if frame.starts_with('c') {
+            assert_eq!(frame, "c[4001,\"Kicked by admin\"]");
+            break;
+        }
+    }
+    until(&mut admin, |v| {
+        v["type"] == "presence" && v["users"] == serde_json::json!(["admin"])
+    })
+    .await;
+
+    // an impostor admin is refused
+    let mut fake = ws(addr, "/chat").await;
+    send(
+        &mut fake,
+        r#"{"type":"join","name":"admin","token":"guess"}"#,
+    )
+    .await;
+    assert_eq!(recv(&mut fake).await, "c[4003,\"Admin token required\"]");
+}
