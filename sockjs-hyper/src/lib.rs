@@ -35,9 +35,88 @@
 //! ```
 //!
 //! Transports served: `websocket`, `xhr` + `xhr_send`, `xhr_streaming`, `eventsource`,
-//! `htmlfile`, `jsonp` + `jsonp_send`, plus the greeting, `/info` and the iframe page. The
-//! protocol core (frames, session state machine, configuration) is the `sockjs-core` crate,
-//! re-exported here.
+//! `htmlfile`, `jsonp` + `jsonp_send`, the raw `/websocket` endpoint, plus the greeting,
+//! `/info` and the iframe page. The protocol core (frames, session state machine,
+//! configuration) is the `sockjs-core` crate, re-exported here as [`core`].
+//!
+//! # Mounting in axum
+//!
+//! With the `tower` feature, [`SockJs`] is a `tower_service::Service` and nests in an axum
+//! `Router`. axum strips the nesting prefix, so build the endpoint with the prefix `""`:
+//!
+//! ```ignore
+//! let echo = SockJs::new("", Config::default(), handler)?;
+//! let app = axum::Router::new()
+//!     .route("/", axum::routing::get(|| async { "my app" }))
+//!     .nest_service("/echo", echo);
+//! ```
+//!
+//! The crate's `examples/axum.rs` is a complete, tested version (client addresses through
+//! `ConnectInfo` included).
+//!
+//! # Connections
+//!
+//! A [`Connection`] is a `futures::Stream` of the client's messages and a `futures::Sink` of
+//! outgoing ones; [`Connection::split`] gives a reader and a cloneable writer
+//! ([`ConnectionSender`]) for different tasks. [`Connection::recv`] is cancel-safe.
+//! Sending follows the endpoint's [`OverflowPolicy`] when the session's bounded outbound
+//! queue is full: wait (default), fail with [`SendError::Full`], or close with 1013.
+//!
+//! ```
+//! # async fn handler(conn: sockjs_hyper::Connection) {
+//! use futures::{SinkExt, StreamExt};
+//! let (mut reader, mut writer) = conn.split();
+//! let pump = tokio::spawn(async move {
+//!     let _ = writer.send("welcome".to_string()).await;
+//!     writer
+//! });
+//! while let Some(message) = reader.next().await {
+//!     tracing::debug!(%message, "received");
+//! }
+//! let _ = pump.await;
+//! # }
+//! ```
+//!
+//! # Sessions, users and broadcast
+//!
+//! [`SockJs::sessions`] lists the live sessions, [`SockJs::session_count`] counts them, and a
+//! handler can attach an application identity with [`Connection::set_user`] so that
+//! [`SockJs::sessions_of`] finds a user's sessions (to kick them with a 4000-range code that
+//! sockjs-client reports to `onclose`). [`SockJs::broadcast`] encodes a message once and
+//! shares the bytes across sessions; a session whose queue is full is skipped, never waited
+//! for.
+//!
+//! ```
+//! # fn kick(endpoint: &sockjs_hyper::SockJs) {
+//! for session in endpoint.sessions_of("mallory") {
+//!     session.close(4001, "Kicked by admin");
+//! }
+//! let report = endpoint.broadcast("mallory was kicked").unwrap();
+//! tracing::info!(sent = report.sent, skipped = report.full, "broadcast");
+//! # }
+//! ```
+//!
+//! # Why a session ended
+//!
+//! When [`Connection::recv`] returns `None`, [`Connection::close_cause`] says why:
+//! [`CloseCause::ClientClosed`], [`CloseCause::Interrupted`] (receiver aborted, proxy cut),
+//! [`CloseCause::TimedOut`] (no receiver within the disconnect delay),
+//! [`CloseCause::Server`] (with the code and reason), [`CloseCause::LimitExceeded`],
+//! [`CloseCause::ProtocolError`] (broken framing) or [`CloseCause::Shutdown`].
+//!
+//! # Observability
+//!
+//! Every session runs in a `tracing` span `sockjs_session` with the endpoint, transport and
+//! peer address (never the session id), with `session opened` and `session closed` events
+//! (the latter with the cause). [`SockJs::stats`] is a snapshot of sessions open by
+//! transport, sessions opened and closed by cause, and messages and bytes in and out;
+//! [`Stats::to_prometheus`] renders it in the Prometheus text format.
+//!
+//! # Shutdown
+//!
+//! [`SockJs::shutdown`] refuses new sessions, closes every live one (including sessions
+//! parked between HTTP requests) with `1001 "Server shutting down"` after their queued
+//! messages, and waits up to a deadline for them to end.
 #![deny(missing_docs)]
 
 mod body;
@@ -55,5 +134,10 @@ pub use connection::{Connection, ConnectionSender, RequestInfo, SendError};
 pub use endpoint::BroadcastReport;
 pub use error::Error;
 pub use service::SockJs;
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 pub use sockjs_core::{self as core, CloseCause, Config, OverflowPolicy, Transport, TransportSet};
 pub use stats::Stats;

@@ -153,7 +153,7 @@ impl SockJs {
     }
 
     /// A copy of the service that reports `addr` as the client's address to the handler
-    /// ([`RequestInfo::remote_addr`]). Call it once per accepted connection. A request
+    /// ([`RequestInfo::remote_addr`](crate::RequestInfo::remote_addr)). Call it once per accepted connection. A request
     /// extension of type `SocketAddr` is used when this is not set.
     pub fn with_peer_addr(&self, addr: SocketAddr) -> SockJs {
         SockJs {
