@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::{Transport, TransportSet};
+use crate::{OriginPolicy, Transport, TransportSet};
 
 /// Default client library URL written into the iframe page (sockjs-client 1.x).
 pub const DEFAULT_SOCKJS_URL: &str =
@@ -87,9 +87,36 @@ pub struct Config {
     /// by the application). When full, the server stops reading from the client (websocket)
     /// or holds the `xhr_send` request, so the client slows down. Default: 64 messages.
     pub max_inbound_queue: usize,
-    /// Largest number of live sessions on HTTP transports plus websocket sessions of this
-    /// endpoint; a new session beyond it is refused (503). Default: 100 000.
+    /// Largest number of live sessions of this endpoint, all transports; a new session
+    /// beyond it is refused (503). Default: 100 000.
     pub max_sessions: usize,
+    /// Largest number of live sessions opened from one client IP address; beyond it new
+    /// sessions from that address are refused (503). Default: `None` (no per-address limit),
+    /// because behind a reverse proxy every client has the proxy's address; set it when
+    /// clients connect directly.
+    pub max_sessions_per_addr: Option<usize>,
+    /// Largest number of messages in one `xhr_send`/`jsonp_send` batch or one websocket
+    /// message; larger batches get 413 (HTTP) or close code 1009. Default: 10 000.
+    pub max_batch_messages: usize,
+    /// `xhr_send`/`jsonp_send` requests of one session being processed at once (each may hold
+    /// a body up to `max_request_body` while the application catches up); more get 503.
+    /// sockjs-client sends one at a time. Default: 4.
+    pub max_sends_in_flight: usize,
+    /// Longest accepted session id (the client picks it). Ids must also be made of URL-safe
+    /// ASCII (letters, digits, `-_~!$&'()*+,;=:@%`); others get 400. Default: 128.
+    pub max_session_id_len: usize,
+    /// Which browser origins may use the endpoint; checked on every transport, `/info` and
+    /// the iframe page (403 otherwise), and written into the iframe page's
+    /// `Content-Security-Policy: frame-ancestors`. Default: any origin (the protocol's
+    /// conformance suite needs it); production deployments should set an allow-list.
+    pub origins: OriginPolicy,
+    /// How long a write to a websocket may block (the client stopped reading, the network is
+    /// gone) before the session is dropped as interrupted. Default: 30 s.
+    pub write_timeout: Duration,
+    /// Send a websocket ping at this interval and drop the connection if nothing (a pong or
+    /// any message) arrives within the next interval; in addition to the `h` frames, which
+    /// keep proxies busy but prove nothing about the client. Default: `None` (off).
+    pub websocket_ping_interval: Option<Duration>,
 }
 
 impl Default for Config {
@@ -110,6 +137,13 @@ impl Default for Config {
             overflow_policy: OverflowPolicy::Wait,
             max_inbound_queue: 64,
             max_sessions: 100_000,
+            max_sessions_per_addr: None,
+            max_batch_messages: 10_000,
+            max_sends_in_flight: 4,
+            max_session_id_len: 128,
+            origins: OriginPolicy::any(),
+            write_timeout: Duration::from_secs(30),
+            websocket_ping_interval: None,
         }
     }
 }
@@ -172,10 +206,23 @@ impl Config {
             ("max_queued_messages", self.max_queued_messages),
             ("max_inbound_queue", self.max_inbound_queue),
             ("max_sessions", self.max_sessions),
+            (
+                "max_sessions_per_addr",
+                self.max_sessions_per_addr.unwrap_or(1),
+            ),
+            ("max_batch_messages", self.max_batch_messages),
+            ("max_sends_in_flight", self.max_sends_in_flight),
+            ("max_session_id_len", self.max_session_id_len),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit(name));
             }
+        }
+        if self.write_timeout.is_zero() {
+            return Err(ConfigError::ZeroLimit("write_timeout"));
+        }
+        if self.websocket_ping_interval.is_some_and(|d| d.is_zero()) {
+            return Err(ConfigError::ZeroLimit("websocket_ping_interval"));
         }
         if self.max_message_size > self.max_request_body {
             return Err(ConfigError::MessageLargerThanBody);

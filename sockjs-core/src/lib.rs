@@ -54,12 +54,14 @@ mod config;
 pub mod frame;
 pub mod framing;
 pub mod info;
+pub mod origin;
 pub mod registry;
-mod route;
+pub mod route;
 pub mod session;
 
 pub use close::CloseCause;
 pub use config::{Config, ConfigError, OverflowPolicy, DEFAULT_SOCKJS_URL};
+pub use origin::OriginPolicy;
 pub use registry::Registry;
 pub use route::{Route, Transport, TransportSet};
 pub use session::{AttachError, ReceiveMode, ReceiverId, SendError, Session, Transmit};

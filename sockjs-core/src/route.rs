@@ -223,6 +223,43 @@ impl<'a> Route<'a> {
     }
 }
 
+/// Whether a session id (already accepted by the URL grammar) is safe to use: at most
+/// `max_len` bytes of URL-safe ASCII — letters, digits and `-_~!$&'()*+,;=:@%` (percent
+/// escapes stay as they are written). sockjs-client's ids are 8 lowercase letters and digits.
+///
+/// ```
+/// use sockjs_core::route::valid_session_id;
+/// assert!(valid_session_id("abcdefg_i-j%20", 128));
+/// assert!(!valid_session_id("a b", 128));
+/// assert!(!valid_session_id(&"x".repeat(129), 128));
+/// ```
+pub fn valid_session_id(id: &str, max_len: usize) -> bool {
+    !id.is_empty()
+        && id.len() <= max_len
+        && id.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'_'
+                        | b'~'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                        | b':'
+                        | b'@'
+                        | b'%'
+                )
+        })
+}
+
 fn valid_id(id: &str) -> bool {
     !id.is_empty() && !id.contains('.')
 }
@@ -315,6 +352,24 @@ mod tests {
         ] {
             assert_eq!(Route::parse(bad), Route::NotFound, "{bad}");
         }
+    }
+
+    #[test]
+    fn session_id_safety() {
+        for ok in [
+            "a",
+            "abcdefgh",
+            "0f6e2c1a-7d3b-4b8e-9a51-0d8a4f1c2e3b",
+            "a%20b",
+            "_~!$&'()*+,;=:@",
+        ] {
+            assert!(valid_session_id(ok, 64), "{ok}");
+        }
+        for bad in ["", "a b", "a\u{0}b", "é", "a\"b", "<script>", "a\\b", "a^b"] {
+            assert!(!valid_session_id(bad, 64), "{bad:?}");
+        }
+        assert!(valid_session_id(&"x".repeat(64), 64));
+        assert!(!valid_session_id(&"x".repeat(65), 64));
     }
 
     #[test]

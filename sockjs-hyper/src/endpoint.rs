@@ -8,11 +8,12 @@
 //! Both are touched when a session opens or ends and when an HTTP request looks its session
 //! up, never on a session's message path.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use sockjs_core::frame::EncodedMessage;
 use sockjs_core::{CloseCause, Config, Registry, Transport};
@@ -39,6 +40,9 @@ pub(crate) struct Endpoint {
     shutting_down: AtomicBool,
     /// Notified when the last live session ends.
     idle: Notify,
+    /// Live sessions per client IP, when `max_sessions_per_addr` is set (touched on open and
+    /// end only).
+    per_addr: Mutex<HashMap<IpAddr, usize>>,
 }
 
 /// What a session is being created for.
@@ -56,6 +60,8 @@ pub(crate) enum OpenError {
     Full,
     /// The endpoint is shutting down.
     ShuttingDown,
+    /// The client's address is at `max_sessions_per_addr`.
+    AddrFull,
 }
 
 /// The outcome of a broadcast.
@@ -80,6 +86,7 @@ impl Endpoint {
             counters: EndpointCounters::default(),
             shutting_down: AtomicBool::new(false),
             idle: Notify::new(),
+            per_addr: Mutex::new(HashMap::new()),
             config,
             handler,
         }
@@ -95,6 +102,8 @@ impl Endpoint {
             return Err(OpenError::ShuttingDown);
         }
         let cfg = &self.config;
+        let addr = new.remote_addr.map(|a| a.ip());
+        self.reserve_addr(addr)?;
         let (tx, rx) = mpsc::channel(cfg.max_inbound_queue);
         let info = Arc::new(RequestInfo {
             headers: new.headers,
@@ -117,10 +126,16 @@ impl Endpoint {
             info: Arc::clone(&info),
             key,
             span,
+            max_sends_in_flight: cfg.max_sends_in_flight,
         });
-        self.live
+        if self
+            .live
             .get_or_insert_with(&key.to_string(), || Arc::clone(&session))
-            .map_err(|_| OpenError::Full)?;
+            .is_err()
+        {
+            self.release_addr(addr);
+            return Err(OpenError::Full);
+        }
         let connection = Connection::new(Arc::clone(&session), rx, info);
         Ok((session, connection))
     }
@@ -139,9 +154,41 @@ impl Endpoint {
         );
     }
 
+    fn reserve_addr(&self, addr: Option<IpAddr>) -> Result<(), OpenError> {
+        let (Some(limit), Some(addr)) = (self.config.max_sessions_per_addr, addr) else {
+            return Ok(());
+        };
+        let mut map = self.per_addr.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(addr).or_insert(0);
+        if *n >= limit {
+            return Err(OpenError::AddrFull);
+        }
+        *n += 1;
+        Ok(())
+    }
+
+    fn release_addr(&self, addr: Option<IpAddr>) {
+        let (Some(_), Some(addr)) = (self.config.max_sessions_per_addr, addr) else {
+            return;
+        };
+        let mut map = self.per_addr.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&addr) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&addr);
+            }
+        }
+    }
+
     /// Forget a session that was opened but never started (it lost a race for its id).
     fn discard(&self, session: &SessionHandle) {
-        self.live.remove_if(&session.key.to_string(), |_| true);
+        if self
+            .live
+            .remove_if(&session.key.to_string(), |_| true)
+            .is_some()
+        {
+            self.release_addr(session.info.remote_addr.map(|a| a.ip()));
+        }
     }
 
     /// The session has ended for good: fold its counters into the endpoint's and forget it.
@@ -153,6 +200,7 @@ impl Endpoint {
         {
             return;
         }
+        self.release_addr(session.info.remote_addr.map(|a| a.ip()));
         let cause = session.close_cause().unwrap_or(CloseCause::Interrupted);
         self.counters
             .retired(session.info.transport, &cause, session.counters());

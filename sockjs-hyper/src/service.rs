@@ -178,7 +178,18 @@ impl SockJs {
         let peer = self
             .peer
             .or_else(|| req.extensions().get::<SocketAddr>().copied());
-        match Route::parse(rest) {
+        let route = Route::parse(rest);
+        if !matches!(route, Route::Greeting | Route::NotFound) {
+            let origin = req
+                .headers()
+                .get(header::ORIGIN)
+                .map(|o| o.to_str().unwrap_or("\u{fffd}"));
+            if !ep.config.origins.allows(origin) {
+                tracing::debug!(?origin, "origin refused");
+                return text(StatusCode::FORBIDDEN, "Origin not allowed.\n");
+            }
+        }
+        match route {
             Route::Greeting => match *req.method() {
                 Method::GET | Method::HEAD => greeting(),
                 _ => method_not_allowed("GET, HEAD"),
@@ -203,6 +214,9 @@ impl SockJs {
             } => {
                 if !ep.config.enabled(t) {
                     return not_found();
+                }
+                if !sockjs_core::route::valid_session_id(session_id, ep.config.max_session_id_len) {
+                    return text(StatusCode::BAD_REQUEST, "Invalid session id.\n");
                 }
                 let id = session_id.to_string();
                 transport::dispatch(ep, t, &id, req, peer).await
@@ -229,6 +243,17 @@ impl SockJs {
         };
         headers::cache_for_a_year(resp.headers_mut());
         resp.headers_mut().insert(header::ETAG, etag.clone());
+        // With an origin allow-list, only those origins may frame the page.
+        if let Some(csp) = self
+            .endpoint
+            .config
+            .origins
+            .frame_ancestors()
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
+            resp.headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, csp);
+        }
         resp
     }
 }

@@ -53,6 +53,7 @@ pub(crate) struct SessionParams {
     pub(crate) info: Arc<RequestInfo>,
     pub(crate) key: u64,
     pub(crate) span: tracing::Span,
+    pub(crate) max_sends_in_flight: usize,
 }
 
 /// One live session, shared by the receiver (request or websocket), the application's
@@ -78,6 +79,8 @@ pub(crate) struct SessionHandle {
     bytes_in: AtomicU64,
     /// The session's tracing span (transport, peer; never the session id).
     pub(crate) span: tracing::Span,
+    /// Permits for `xhr_send`/`jsonp_send` requests being processed at once.
+    sends: tokio::sync::Semaphore,
 }
 
 impl SessionHandle {
@@ -102,7 +105,13 @@ impl SessionHandle {
             messages_in: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             span: p.span,
+            sends: tokio::sync::Semaphore::new(p.max_sends_in_flight),
         })
+    }
+
+    /// A permit to process one send request, or `None` if too many are in progress.
+    pub(crate) fn begin_send(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.sends.try_acquire().ok()
     }
 
     /// Whether this is a raw `/websocket` session (verbatim messages).
@@ -177,7 +186,11 @@ impl SessionHandle {
         framing: Framing,
         mode: ReceiveMode,
     ) -> Result<ReceiverId, AttachError> {
-        self.with(|s| s.core.attach(now(), framing, mode))
+        let attached = self.with(|s| s.core.attach(now(), framing, mode));
+        // The next deadline is now the heartbeat, which may come before the expiry the timer
+        // is sleeping towards.
+        self.wake_timer.notify_one();
+        attached
     }
 
     /// Detach `id` (no-op if it already ended); `interrupted` closes the session with 1002.

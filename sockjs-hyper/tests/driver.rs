@@ -314,3 +314,20 @@ async fn session_limit_refuses_new_sessions() {
     let r = sockjs.handle(post("/echo/0/a/xhr_send", "[\"x\"]")).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
 }
+
+#[tokio::test(start_paused = true)]
+async fn heartbeat_shorter_than_the_disconnect_delay_is_on_time() {
+    // Regression: attaching a receiver must re-arm the timer, which was sleeping towards the
+    // (later) expiry deadline of the session between two polls.
+    let mut config = Config::default();
+    config.heartbeat_interval = Duration::from_secs(1);
+    let sockjs = echo_endpoint(config);
+    let r = sockjs.handle(post("/echo/0/hb1/xhr", "")).await;
+    assert_eq!(text(r.into_body()).await, "o\n");
+    for _ in 0..3 {
+        let start = Instant::now();
+        let r = sockjs.handle(post("/echo/0/hb1/xhr", "")).await;
+        assert_eq!(text(r.into_body()).await, "h\n");
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+    }
+}

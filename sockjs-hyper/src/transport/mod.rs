@@ -135,6 +135,10 @@ impl Reject {
             Reject::Unavailable(OpenError::ShuttingDown) => {
                 text(StatusCode::SERVICE_UNAVAILABLE, "Server shutting down.\n")
             }
+            Reject::Unavailable(OpenError::AddrFull) => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many sessions from this address.\n",
+            ),
             Reject::CallbackRequired => text(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "\"callback\" parameter required",
@@ -231,6 +235,8 @@ pub(crate) enum SendFailure {
     Payload(PayloadError),
     TooLarge,
     BadBody,
+    /// The session already has `max_sends_in_flight` send requests being processed.
+    Busy,
 }
 
 impl SendFailure {
@@ -247,6 +253,10 @@ impl SendFailure {
             SendFailure::Payload(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Broken JSON encoding."),
             SendFailure::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large."),
             SendFailure::BadBody => (StatusCode::BAD_REQUEST, "Bad request body."),
+            SendFailure::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many concurrent sends.",
+            ),
         };
         let mut r = text(status, body);
         sending_headers(config, request, r.headers_mut());
@@ -290,7 +300,11 @@ pub(crate) async fn deliver(ep: &Endpoint, id: &str, payload: &[u8]) -> Result<(
         .get(id)
         .filter(|s| !s.is_expired())
         .ok_or(SendFailure::UnknownSession)?;
+    let _in_flight = session.begin_send().ok_or(SendFailure::Busy)?;
     let messages = sockjs_core::frame::decode_messages(payload).map_err(SendFailure::Payload)?;
+    if messages.len() > ep.config.max_batch_messages {
+        return Err(SendFailure::TooLarge);
+    }
     if messages
         .iter()
         .any(|m| m.len() > session.max_message_size())

@@ -187,6 +187,13 @@ pub(crate) async fn run<S>(
     let inbound = session.inbound();
     let mut pending: VecDeque<String> = VecDeque::new();
     let max_message = session.max_message_size();
+    let max_batch = ep.config.max_batch_messages;
+    let write_timeout = ep.config.write_timeout;
+    // Optional liveness: a ping every interval; nothing received for a whole interval after a
+    // ping means the peer is gone.
+    let ping_every = ep.config.websocket_ping_interval;
+    let mut next_ping = ping_every.map(|d| tokio::time::Instant::now() + d);
+    let mut awaiting_pong = false;
 
     let ending = 'session: loop {
         // Write everything that is ready.
@@ -196,8 +203,13 @@ pub(crate) async fn run<S>(
                     let Ok(text) = Utf8Bytes::try_from(data) else {
                         break 'session Ending::Broken;
                     };
-                    if ws.send(Message::Text(text)).await.is_err() {
-                        break 'session Ending::Broken;
+                    match tokio::time::timeout(write_timeout, ws.send(Message::Text(text))).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => break 'session Ending::Broken,
+                        Err(_) => {
+                            tracing::debug!("websocket write timed out");
+                            break 'session Ending::Broken;
+                        }
                     }
                     if end {
                         break 'session Ending::ServerClosed;
@@ -218,7 +230,9 @@ pub(crate) async fn run<S>(
                 }
                 None => pending.clear(),
             },
-            incoming = ws.next(), if pending.is_empty() => match incoming {
+            incoming = ws.next(), if pending.is_empty() => {
+                awaiting_pong = false;
+                match incoming {
                 Some(Ok(Message::Text(t))) if mode == Mode::Raw => {
                     // The raw endpoint: the text is the message (tungstenite already bounds it
                     // by max_request_body; the message limit applies too).
@@ -230,7 +244,10 @@ pub(crate) async fn run<S>(
                     pending.push_back(t.as_str().to_owned());
                 }
                 Some(Ok(Message::Text(t))) => match sockjs_core::frame::decode_websocket_payload(&t) {
-                    Ok(messages) if messages.iter().any(|m| m.len() > max_message) => {
+                    Ok(messages)
+                        if messages.len() > max_batch
+                            || messages.iter().any(|m| m.len() > max_message) =>
+                    {
                         session.abort(CloseCause::LimitExceeded, &close::TOO_BIG);
                         break Ending::Violation(WsCode::Size, "Message too big");
                     }
@@ -261,11 +278,26 @@ pub(crate) async fn run<S>(
                     session.abort(CloseCause::Interrupted, &close::INTERRUPTED);
                     break Ending::Broken;
                 }
-            },
+            }},
             _ = session.wake_receiver.notified() => {}
             _ = sleep_until(deadline) => session.handle_timeout(),
+            _ = sleep_until(next_ping.map(tokio::time::Instant::into_std)) => {
+                if awaiting_pong {
+                    tracing::debug!("no pong within the ping interval");
+                    break Ending::Broken;
+                }
+                awaiting_pong = true;
+                next_ping = ping_every.map(|d| tokio::time::Instant::now() + d);
+                let ping = ws.send(Message::Ping(Default::default()));
+                if !matches!(tokio::time::timeout(write_timeout, ping).await, Ok(Ok(()))) {
+                    break Ending::Broken;
+                }
+            }
         }
     };
+    // Whatever ended the loop, the session is over: make sure the application hears of it
+    // (no-op when it is already closed).
+    session.abort(CloseCause::Interrupted, &close::INTERRUPTED);
     session.detach(rid, false);
     drop(inbound);
     finish(ws, ending).await;

@@ -1,0 +1,232 @@
+//! Limits and policies facing the open internet: origin allow-list, session id safety,
+//! per-address and batch limits, concurrent sends — driven in memory.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Empty, Full};
+use sockjs_hyper::core::OriginPolicy;
+use sockjs_hyper::{Config, Connection, ResponseBody, SockJs};
+
+fn req(method: &str, uri: &str, origin: Option<&str>, body: &'static str) -> Request<Full<Bytes>> {
+    let mut b = Request::builder().method(method).uri(uri);
+    if let Some(o) = origin {
+        b = b.header("origin", o);
+    }
+    b.body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap()
+}
+
+async fn text(body: ResponseBody) -> String {
+    String::from_utf8(body.collect().await.unwrap().to_bytes().to_vec()).unwrap()
+}
+
+async fn echo(mut conn: Connection) {
+    while let Some(m) = conn.recv().await {
+        if conn.send(m).await.is_err() {
+            break;
+        }
+    }
+}
+
+fn endpoint(config: Config) -> SockJs {
+    SockJs::new("/s", config, echo).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn refused_origins_get_403_everywhere_and_no_session() {
+    let mut config = Config::default();
+    config.origins = OriginPolicy::allow(["https://app.example.com"]).unwrap();
+    let sockjs = endpoint(config);
+    let evil = Some("https://evil.example.net");
+    for (method, uri) in [
+        ("GET", "/s/info"),
+        ("OPTIONS", "/s/info"),
+        ("GET", "/s/iframe.html"),
+        ("POST", "/s/0/a/xhr"),
+        ("POST", "/s/0/a/xhr_streaming"),
+        ("POST", "/s/0/a/xhr_send"),
+        ("GET", "/s/0/a/eventsource"),
+        ("GET", "/s/0/a/htmlfile?c=cb"),
+        ("GET", "/s/0/a/jsonp?c=cb"),
+        ("POST", "/s/0/a/jsonp_send"),
+        ("GET", "/s/0/a/websocket"),
+        ("GET", "/s/websocket"),
+    ] {
+        let r = sockjs.handle(req(method, uri, evil, "")).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {uri}");
+    }
+    assert_eq!(sockjs.session_count(), 0, "no session for a refused origin");
+    // the allowed origin works, with CORS echoing it
+    let r = sockjs
+        .handle(req(
+            "POST",
+            "/s/0/a/xhr",
+            Some("https://app.example.com"),
+            "",
+        ))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(text(r.into_body()).await, "o\n");
+    // no Origin header (same-origin GET, non-browser client): allowed by default
+    let r = sockjs.handle(req("GET", "/s/info", None, "")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // the greeting carries nothing and stays public
+    let r = sockjs.handle(req("GET", "/s", evil, "")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test(start_paused = true)]
+async fn iframe_page_limits_its_framers() {
+    let mut config = Config::default();
+    config.origins = OriginPolicy::allow(["https://app.example.com"]).unwrap();
+    let r = endpoint(config)
+        .handle(req("GET", "/s/iframe.html", None, ""))
+        .await;
+    assert_eq!(
+        r.headers()["content-security-policy"],
+        "frame-ancestors 'self' https://app.example.com"
+    );
+    let r = endpoint(Config::default())
+        .handle(req("GET", "/s/iframe.html", None, ""))
+        .await;
+    assert!(r.headers().get("content-security-policy").is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn require_origin_refuses_requests_without_one() {
+    let mut config = Config::default();
+    let mut origins = OriginPolicy::allow(["https://app.example.com"]).unwrap();
+    origins.require_origin = true;
+    config.origins = origins;
+    let r = endpoint(config)
+        .handle(req("POST", "/s/0/a/xhr", None, ""))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(start_paused = true)]
+async fn unsafe_or_overlong_session_ids_are_refused() {
+    let mut config = Config::default();
+    config.max_session_id_len = 16;
+    let sockjs = endpoint(config);
+    for id in ["a%22%3Cb", "0123456789abcdef"] {
+        let r = sockjs
+            .handle(req("POST", &format!("/s/0/{id}/xhr"), None, ""))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{id}");
+    }
+    for id in ["0123456789abcdefg", "a{b}", "a|b", "a\\b"] {
+        // Characters the URI parser itself refuses cannot reach the server at all.
+        let Ok(request) = Request::post(format!("/s/0/{id}/xhr")).body(Empty::<Bytes>::new())
+        else {
+            continue;
+        };
+        let r = sockjs.handle(request).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{id}");
+        assert_eq!(text(r.into_body()).await, "Invalid session id.\n");
+    }
+    assert_eq!(sockjs.session_count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn per_address_session_limit() {
+    let mut config = Config::default();
+    config.max_sessions_per_addr = Some(2);
+    let sockjs = endpoint(config);
+    let a: SocketAddr = "10.0.0.1:1000".parse().unwrap();
+    let b: SocketAddr = "10.0.0.2:1000".parse().unwrap();
+    for id in ["x1", "x2"] {
+        let r = sockjs
+            .with_peer_addr(a)
+            .handle(req("POST", &format!("/s/0/{id}/xhr"), None, ""))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let r = sockjs
+        .with_peer_addr(a)
+        .handle(req("POST", "/s/0/x3/xhr", None, ""))
+        .await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        text(r.into_body()).await,
+        "Too many sessions from this address.\n"
+    );
+    let r = sockjs
+        .with_peer_addr(b)
+        .handle(req("POST", "/s/0/y1/xhr", None, ""))
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "another address is not affected"
+    );
+    // once a's sessions expire, a may open new ones
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let r = sockjs
+        .with_peer_addr(a)
+        .handle(req("POST", "/s/0/x4/xhr", None, ""))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test(start_paused = true)]
+async fn oversized_batches_get_413_and_deliver_nothing() {
+    let mut config = Config::default();
+    config.max_batch_messages = 3;
+    let sockjs = endpoint(config);
+    let r = sockjs.handle(req("POST", "/s/0/b/xhr", None, "")).await;
+    assert_eq!(text(r.into_body()).await, "o\n");
+    let r = sockjs
+        .handle(req(
+            "POST",
+            "/s/0/b/xhr_send",
+            None,
+            "[\"1\",\"2\",\"3\",\"4\"]",
+        ))
+        .await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let r = sockjs
+        .handle(req("POST", "/s/0/b/xhr_send", None, "[\"1\",\"2\",\"3\"]"))
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = sockjs.handle(req("POST", "/s/0/b/xhr", None, "")).await;
+    assert_eq!(text(r.into_body()).await, "a[\"1\",\"2\",\"3\"]\n");
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_sends_per_session_are_bounded() {
+    let mut config = Config::default();
+    config.max_sends_in_flight = 1;
+    config.max_inbound_queue = 1;
+    // a handler that never reads: the first send holds its permit while it waits
+    let sockjs = SockJs::new("/s", config, |conn: Connection| async move {
+        let _keep = conn;
+        std::future::pending::<()>().await;
+    })
+    .unwrap();
+    let r = sockjs.handle(req("POST", "/s/0/c/xhr", None, "")).await;
+    assert_eq!(text(r.into_body()).await, "o\n");
+    let first = {
+        let sockjs = sockjs.clone();
+        tokio::spawn(async move {
+            sockjs
+                .handle(req("POST", "/s/0/c/xhr_send", None, "[\"1\",\"2\",\"3\"]"))
+                .await
+                .status()
+        })
+    };
+    tokio::task::yield_now().await;
+    let r = sockjs
+        .handle(req("POST", "/s/0/c/xhr_send", None, "[\"x\"]"))
+        .await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    first.abort();
+}
