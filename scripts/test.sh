@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The one command that runs every check and test of sockjs-rs, from a clean
+# clone on a fresh Debian machine (as root; sudo is used otherwise):
+#
+#   bash scripts/test.sh
+#
+# Steps, in order, stopping at the first failure:
+#   1. tools: cargo, rustfmt, clippy, node >= 20, npm (installed only if missing)
+#   2. cargo fmt --all -- --check
+#   3. cargo clippy --workspace --all-targets -- -D warnings
+#   4. cargo build --workspace --all-targets
+#   5. Rust tests: cargo nextest run --workspace (or cargo test --workspace
+#      when cargo-nextest is not installed), then cargo test --workspace --doc
+#   6. RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps
+#   7. end-to-end: npm ci and node --test in protocol-tests/e2e, against the
+#      sockjs-conformance-server built in step 4
+#
+# Reaches only crates.io, the npm registry and Debian's packages.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+START_SECONDS=$SECONDS
+CURRENT_STEP="(setup)"
+
+step() {
+  CURRENT_STEP="$*"
+  printf '\n==> [%s +%ss] %s\n' "$(date +%H:%M:%S)" "$((SECONDS - START_SECONDS))" "$*"
+}
+
+die() {
+  printf 'ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+on_exit() {
+  local rc=$?
+  if [ "$rc" -ne 0 ]; then
+    printf '\nFAILED (exit code %s) at step: %s\n' "$rc" "$CURRENT_STEP" >&2
+  fi
+}
+trap on_exit EXIT
+
+# Runs a command as root (directly when we are root, else through sudo).
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    die "need root (or sudo) to run: $*"
+  fi
+}
+
+# ---------------------------------------------------------------------------
+# ensure_apt_packages PKG...: installs the Debian packages that `dpkg -s` says
+# are missing (apt-get update, then apt-get install -y); does nothing when all
+# are installed. Not needed yet; meant for later steps (e.g. chromium and
+# chromium-driver for browser tests, nginx for proxy tests):
+#   ensure_apt_packages chromium chromium-driver nginx
+# ---------------------------------------------------------------------------
+ensure_apt_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    if ! dpkg -s "$pkg" >/dev/null 2>&1; then
+      missing+=("$pkg")
+    fi
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    echo "apt packages already installed: $*"
+    return 0
+  fi
+  echo "installing apt packages: ${missing[*]}"
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+# ---------------------------------------------------------------------------
+step "check tools"
+command -v cargo >/dev/null 2>&1 || die "cargo not found: this needs the machine's Rust toolchain"
+cargo --version
+if ! cargo fmt --version >/dev/null 2>&1; then
+  rustup component add rustfmt || die "rustfmt is missing and could not be installed"
+fi
+cargo fmt --version
+if ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add clippy || die "clippy is missing and could not be installed"
+fi
+cargo clippy --version
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  ensure_apt_packages nodejs npm
+fi
+NODE_MAJOR="$(node -p 'process.versions.node.split(".")[0]')"
+[ "$NODE_MAJOR" -ge 20 ] || die "node $(node --version) is too old: the e2e tests need Node.js >= 20"
+echo "node $(node --version), npm $(npm --version)"
+if cargo nextest --version >/dev/null 2>&1; then
+  HAVE_NEXTEST=1
+  cargo nextest --version | head -n 1
+else
+  HAVE_NEXTEST=0
+  echo "cargo-nextest not installed: the Rust tests run with cargo test"
+fi
+
+# ---------------------------------------------------------------------------
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo build --workspace --all-targets"
+cargo build --workspace --all-targets
+
+if [ "$HAVE_NEXTEST" -eq 1 ]; then
+  step "cargo nextest run --workspace"
+  cargo nextest run --workspace
+else
+  step "cargo test --workspace"
+  cargo test --workspace
+fi
+
+step "cargo test --workspace --doc (doctests)"
+cargo test --workspace --doc
+
+step "RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps"
+RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps
+
+# ---------------------------------------------------------------------------
+step "locate the conformance server binary"
+TARGET_DIR="$(cargo metadata --format-version 1 --no-deps |
+  node -e 'let s="";process.stdin.on("data",(d)=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
+SERVER_BIN="$TARGET_DIR/debug/sockjs-conformance-server"
+[ -x "$SERVER_BIN" ] || die "the conformance server was not built: $SERVER_BIN is missing"
+echo "$SERVER_BIN"
+
+step "npm ci (protocol-tests/e2e)"
+(cd protocol-tests/e2e && npm ci --no-audit --no-fund)
+
+step "e2e: node --test (protocol-tests/e2e) against $SERVER_BIN"
+# The variables that point the suite elsewhere are cleared: this command tests
+# the server it just built.
+(cd protocol-tests/e2e &&
+  env -u SOCKJS_URL -u SOCKJS_HEARTBEAT_SECS -u SOCKJS_E2E_PROFILE -u SOCKJS_E2E_TRANSPORTS \
+    SOCKJS_SERVER_BIN="$SERVER_BIN" node --test)
+
+CURRENT_STEP="(done)"
+printf '\n==> all steps passed in %ss\n' "$((SECONDS - START_SECONDS))"
