@@ -15,12 +15,7 @@ use sockjs_hyper::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    sockjs_examples::init_tracing();
     let listen = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let token = std::env::var("CHAT_ADMIN_TOKEN").unwrap_or_else(|_| "letmein".into());
     let bundle = match std::env::var("SOCKJS_CLIENT_FILE") {

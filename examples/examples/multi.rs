@@ -10,12 +10,7 @@ use sockjs_hyper::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    sockjs_examples::init_tracing();
     let listen = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let (endpoints, fallback) = multi_endpoints(&Config::default())?;
     let listener = tokio::net::TcpListener::bind(&listen).await?;

@@ -26,6 +26,16 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use sockjs_hyper::{Config, Connection, ResponseBody, SockJs};
 
+/// Log to stderr at `info` (or what `RUST_LOG` says), for the example binaries.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+}
+
 /// The application's own answer for a path outside every SockJS endpoint.
 pub type Fallback = Arc<
     dyn Fn(Request<Incoming>) -> Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send>>

@@ -100,32 +100,26 @@ impl PendingSend {
 /// # }
 /// ```
 pub struct Connection {
-    session: Arc<SessionHandle>,
+    /// The writing side; `Connection` delegates sending and closing to it.
+    writer: ConnectionSender,
     inbound: mpsc::Receiver<String>,
-    info: Arc<RequestInfo>,
-    sink: PendingSend,
 }
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let info = self.request();
         f.debug_struct("Connection")
-            .field("transport", &self.info.transport)
-            .field("remote_addr", &self.info.remote_addr)
+            .field("transport", &info.transport)
+            .field("remote_addr", &info.remote_addr)
             .finish_non_exhaustive()
     }
 }
 
 impl Connection {
-    pub(crate) fn new(
-        session: Arc<SessionHandle>,
-        inbound: mpsc::Receiver<String>,
-        info: Arc<RequestInfo>,
-    ) -> Connection {
+    pub(crate) fn new(session: Arc<SessionHandle>, inbound: mpsc::Receiver<String>) -> Connection {
         Connection {
-            session,
+            writer: ConnectionSender::new(session),
             inbound,
-            info,
-            sink: PendingSend::default(),
         }
     }
 
@@ -142,12 +136,12 @@ impl Connection {
     /// endpoint's [`OverflowPolicy`](sockjs_core::OverflowPolicy): it waits (the default),
     /// fails with [`SendError::Full`], or closes the session.
     pub async fn send(&self, message: impl AsRef<str>) -> Result<(), SendError> {
-        self.session.send(message.as_ref()).await
+        self.writer.send(message).await
     }
 
     /// Send `message` if the outbound queue has room now.
     pub fn try_send(&self, message: impl AsRef<str>) -> Result<(), SendError> {
-        self.session.try_send(message.as_ref())
+        self.writer.try_send(message)
     }
 
     /// Close the session with `code` and `reason`; the client's `onclose` sees both. Use 1000
@@ -155,38 +149,38 @@ impl Connection {
     /// Messages already queued are delivered first. Returns false if the session was already
     /// closed.
     pub fn close(&self, code: u16, reason: &str) -> bool {
-        self.session.close(code, reason)
+        self.writer.close(code, reason)
     }
 
     /// Whether the session is closed.
     pub fn is_closed(&self) -> bool {
-        self.session.is_closed()
+        self.writer.is_closed()
     }
 
     /// Why the session closed, once it has.
     pub fn close_cause(&self) -> Option<CloseCause> {
-        self.session.close_cause()
+        self.writer.close_cause()
     }
 
     /// What the opening request carried.
     pub fn request(&self) -> &RequestInfo {
-        &self.info
+        self.writer.request()
     }
 
     /// Attach an application identity (a user id) to the session, or remove it with `None`;
     /// [`SockJs::sessions_of`](crate::SockJs::sessions_of) finds a user's sessions by it.
     pub fn set_user(&self, user: Option<&str>) {
-        self.session.set_user(user.map(Arc::from));
+        self.writer.session.set_user(user.map(Arc::from));
     }
 
     /// The identity attached with [`Connection::set_user`].
     pub fn user(&self) -> Option<Arc<str>> {
-        self.session.user()
+        self.writer.user()
     }
 
     /// A cloneable handle that can send and close from other tasks.
     pub fn sender(&self) -> ConnectionSender {
-        ConnectionSender::new(Arc::clone(&self.session))
+        self.writer.clone()
     }
 
     /// Split into the reading half (this connection, a [`Stream`]) and a writing half (a
@@ -199,10 +193,8 @@ impl Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        self.session.close(
-            sockjs_core::close::NORMAL.code,
-            sockjs_core::close::NORMAL.reason,
-        );
+        let normal = sockjs_core::close::NORMAL;
+        self.writer.close(normal.code, normal.reason);
     }
 }
 
@@ -220,23 +212,21 @@ impl Sink<String> for Connection {
     type Error = SendError;
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
-        self.sink.poll(cx)
+        Pin::new(&mut self.writer).poll_ready(cx)
     }
 
     fn start_send(mut self: Pin<&mut Self>, item: String) -> Result<(), SendError> {
-        let this = &mut *self;
-        this.sink.start(&this.session, item);
-        Ok(())
+        Pin::new(&mut self.writer).start_send(item)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
-        self.sink.poll(cx)
+        Pin::new(&mut self.writer).poll_flush(cx)
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
-        ready!(self.sink.poll(cx))?;
+        ready!(Pin::new(&mut self.writer).poll_flush(cx))?;
         let normal = sockjs_core::close::NORMAL;
-        self.session.close(normal.code, normal.reason);
+        self.writer.close(normal.code, normal.reason);
         Poll::Ready(Ok(()))
     }
 }

@@ -136,7 +136,7 @@ impl Endpoint {
             self.release_addr(addr);
             return Err(OpenError::Full);
         }
-        let connection = Connection::new(Arc::clone(&session), rx, info);
+        let connection = Connection::new(Arc::clone(&session), rx);
         Ok((session, connection))
     }
 
