@@ -110,8 +110,9 @@ pub struct Config {
     /// `Content-Security-Policy: frame-ancestors`. Default: any origin (the protocol's
     /// conformance suite needs it); production deployments should set an allow-list.
     pub origins: OriginPolicy,
-    /// How long a write to a websocket may block (the client stopped reading, the network is
-    /// gone) before the session is dropped as interrupted. Default: 30 s.
+    /// How long a write may block before the session is dropped as interrupted (the client
+    /// stopped reading, or the network vanished without the connection failing): a websocket
+    /// send, or a streaming response that does not take its next frame. Default: 30 s.
     pub write_timeout: Duration,
     /// Send a websocket ping at this interval and drop the connection if nothing (a pong or
     /// any message) arrives within the next interval; in addition to the `h` frames, which

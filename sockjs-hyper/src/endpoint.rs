@@ -127,6 +127,7 @@ impl Endpoint {
             key,
             span,
             max_sends_in_flight: cfg.max_sends_in_flight,
+            write_timeout: cfg.write_timeout,
         });
         if self
             .live

@@ -33,6 +33,9 @@ pub(crate) struct SessionState {
     user: Option<Arc<str>>,
     out_messages: u64,
     out_bytes: u64,
+    /// A streaming receiver that was handed a frame and has not come back for the next one
+    /// (hyper pulls again as soon as it could write): when, and which receiver.
+    handed_off: Option<(ReceiverId, Instant)>,
 }
 
 /// Traffic counters of one session.
@@ -54,6 +57,7 @@ pub(crate) struct SessionParams {
     pub(crate) key: u64,
     pub(crate) span: tracing::Span,
     pub(crate) max_sends_in_flight: usize,
+    pub(crate) write_timeout: std::time::Duration,
 }
 
 /// One live session, shared by the receiver (request or websocket), the application's
@@ -81,6 +85,8 @@ pub(crate) struct SessionHandle {
     pub(crate) span: tracing::Span,
     /// Permits for `xhr_send`/`jsonp_send` requests being processed at once.
     sends: tokio::sync::Semaphore,
+    /// How long a streaming receiver may sit on a frame without pulling the next.
+    write_timeout: std::time::Duration,
 }
 
 impl SessionHandle {
@@ -93,6 +99,7 @@ impl SessionHandle {
                 user: None,
                 out_messages: 0,
                 out_bytes: 0,
+                handed_off: None,
             }),
             wake_receiver: Notify::new(),
             wake_timer: Notify::new(),
@@ -106,6 +113,7 @@ impl SessionHandle {
             bytes_in: AtomicU64::new(0),
             span: p.span,
             sends: tokio::sync::Semaphore::new(p.max_sends_in_flight),
+            write_timeout: p.write_timeout,
         })
     }
 
@@ -200,9 +208,33 @@ impl SessionHandle {
     }
 
     /// The next frame for receiver `id`: `Some((data, end))`, or `None` when it has ended.
+    ///
+    /// Called when the response body is pulled: a frame handed over and not followed by the
+    /// next pull within the write timeout means the client stopped reading (see
+    /// [`SessionHandle::handle_timeout`]).
     pub(crate) async fn next_frame(&self, id: ReceiverId) -> Option<(Bytes, bool)> {
         loop {
-            match self.with(|s| s.core.poll_transmit(now(), id)) {
+            let (t, wake_timer) = self.with(|s| {
+                s.handed_off = None;
+                let now = now();
+                let t = s.core.poll_transmit(now, id);
+                let mut wake_timer = false;
+                if let Transmit::Frame { end: false, .. } = t {
+                    s.handed_off = Some((id, now));
+                    // The timer sleeps towards the core's next deadline; wake it only if the
+                    // stall deadline comes first (never with the default settings, where
+                    // the heartbeat is shorter than the write timeout).
+                    wake_timer = s
+                        .core
+                        .poll_timeout()
+                        .is_none_or(|next| now + self.write_timeout < next);
+                }
+                (t, wake_timer)
+            });
+            if wake_timer {
+                self.wake_timer.notify_one();
+            }
+            match t {
                 Transmit::Frame { data, end } => {
                     self.space.notify_waiters();
                     if end {
@@ -236,11 +268,32 @@ impl SessionHandle {
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.with(|s| s.core.poll_timeout())
+        self.with(|s| {
+            let stall = s.handed_off.map(|(_, at)| at + self.write_timeout);
+            match (s.core.poll_timeout(), stall) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        })
     }
 
+    /// Advance the session's timers; also drop a streaming receiver that has not pulled its
+    /// next frame within the write timeout (the client stopped reading or vanished without the
+    /// connection failing), which closes the session as interrupted.
     pub(crate) fn handle_timeout(&self) {
-        self.with(|s| s.core.handle_timeout(now()));
+        let now = now();
+        self.with(|s| {
+            s.core.handle_timeout(now);
+            if let Some((rid, at)) = s.handed_off {
+                if now >= at + self.write_timeout {
+                    s.handed_off = None;
+                    if s.core.has_receiver() {
+                        tracing::debug!("streaming receiver stalled; dropping it");
+                        s.core.detach(now, rid, true);
+                    }
+                }
+            }
+        });
         self.wake_receiver.notify_one();
     }
 

@@ -230,3 +230,36 @@ async fn concurrent_sends_per_session_are_bounded() {
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     first.abort();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_streaming_client_that_stops_reading_is_dropped_after_the_write_timeout() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut config = Config::default();
+    config.write_timeout = std::time::Duration::from_secs(10);
+    let sockjs = SockJs::new("/s", config, move |mut conn: Connection| {
+        let tx = tx.clone();
+        async move {
+            while conn.recv().await.is_some() {}
+            let _ = tx.send(conn.close_cause());
+        }
+    })
+    .unwrap();
+    let r = sockjs
+        .handle(req("POST", "/s/0/st/xhr_streaming", None, ""))
+        .await;
+    let mut body = r.into_body();
+    body.frame().await.unwrap().unwrap(); // prelude
+    body.frame().await.unwrap().unwrap(); // o
+    body.frame().await.unwrap().unwrap(); // pulled: waiting for the next frame
+                                          // ... that pull was the first heartbeat after 25 s. Now the "client" stops reading: the
+                                          // body is never pulled again.
+    let started = tokio::time::Instant::now();
+    assert_eq!(
+        rx.recv().await,
+        Some(Some(sockjs_hyper::CloseCause::Interrupted))
+    );
+    assert_eq!(started.elapsed(), std::time::Duration::from_secs(10));
+    // a client that does read is not affected: covered by the heartbeat tests, which pull
+    // for minutes of simulated time.
+    drop(body);
+}
