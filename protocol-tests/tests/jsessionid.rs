@@ -1,5 +1,6 @@
-//! JSESSIONID cookies on `/cookie_needed_echo`: set on session URLs, a client's value echoed,
-//! never on `/info`.
+//! JSESSIONID cookies on `/cookie_needed_echo`: set on every session URL (xhr, xhr_send,
+//! xhr_streaming, eventsource, htmlfile, jsonp, jsonp_send), a client's value echoed, never on
+//! `/info` or the iframe page, and never on an endpoint that does not need cookies.
 mod common;
 
 use common::*;
@@ -82,5 +83,102 @@ async fn no_cookie_when_not_needed() {
     let url = session("/echo");
     let r = common::xhr(&url).await;
     assert_eq!(r.text(), "o\n");
+    assert_no_cookie(&r.headers);
+}
+
+#[tokio::test]
+async fn eventsource() {
+    let url = session("/cookie_needed_echo");
+    let (head, conn) = Request::get(&format!("{url}/eventsource")).open().await;
+    assert_eq!(head.status, 200, "{head:?}");
+    assert_cookie(&head.headers, "dummy");
+    conn.abort().await;
+}
+
+#[tokio::test]
+async fn htmlfile() {
+    let url = session("/cookie_needed_echo");
+    let (head, conn) = Request::get(&format!("{url}/htmlfile?c=%63allback"))
+        .open()
+        .await;
+    assert_eq!(head.status, 200, "{head:?}");
+    assert_cookie(&head.headers, "dummy");
+    conn.abort().await;
+}
+
+#[tokio::test]
+async fn jsonp() {
+    let url = session("/cookie_needed_echo");
+    let r = get(&format!("{url}/jsonp?c=%63allback")).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_cookie(&r.headers, "dummy");
+    assert_eq!(r.text(), "/**/callback(\"o\");\r\n");
+
+    let r = post_with(
+        &format!("{url}/jsonp_send"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        "d=%5B%22x%22%5D",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.text(), "ok");
+    assert_cookie(&r.headers, "dummy");
+}
+
+#[tokio::test]
+async fn jsonp_echoes_the_clients_cookie() {
+    let url = session("/cookie_needed_echo");
+    let r = get_with(
+        &format!("{url}/jsonp?c=x"),
+        &[("Cookie", "JSESSIONID=abcdef")],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.text(), "/**/x(\"o\");\r\n");
+    assert_cookie(&r.headers, "abcdef");
+}
+
+#[tokio::test]
+async fn no_cookie_on_info_or_iframe_variants() {
+    for path in [
+        "/cookie_needed_echo/info",
+        "/cookie_needed_echo/iframe.html",
+        "/cookie_needed_echo/iframe-abc.html",
+        "/cookie_needed_echo/iframe.html?t=1",
+    ] {
+        // Even when the client already holds a JSESSIONID.
+        for headers in [&[][..], &[("Cookie", "JSESSIONID=abcdef")][..]] {
+            let r = get_with(path, headers).await;
+            assert_eq!(r.status, 200, "GET {path}: {r:?}");
+            assert_no_cookie(&r.headers);
+        }
+    }
+}
+
+#[tokio::test]
+async fn no_cookie_on_other_transports_when_not_needed() {
+    let url = session("/echo");
+    let (head, conn) = Request::get(&format!("{url}/eventsource")).open().await;
+    assert_eq!(head.status, 200, "{head:?}");
+    assert_no_cookie(&head.headers);
+    conn.abort().await;
+
+    let url = session("/echo");
+    let (head, conn) = Request::get(&format!("{url}/htmlfile?c=x")).open().await;
+    assert_eq!(head.status, 200, "{head:?}");
+    assert_no_cookie(&head.headers);
+    conn.abort().await;
+
+    let url = session("/echo");
+    let r = get(&format!("{url}/jsonp?c=x")).await;
+    assert_eq!(r.text(), "/**/x(\"o\");\r\n");
+    assert_no_cookie(&r.headers);
+    let r = post_with(
+        &format!("{url}/jsonp_send"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        "d=%5B%22x%22%5D",
+    )
+    .await;
+    assert_eq!(r.text(), "ok");
     assert_no_cookie(&r.headers);
 }

@@ -213,6 +213,8 @@ pub struct Request {
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     content_length: bool,
+    /// `host:port` to connect to instead of the server under test (see [`Request::to_host`]).
+    server: Option<String>,
 }
 
 impl Request {
@@ -225,6 +227,30 @@ impl Request {
             headers: Vec::new(),
             body: Vec::new(),
             content_length: true,
+            server: None,
+        }
+    }
+
+    /// A request for exactly `target` (no path prefix added) on the server at `server`
+    /// (`host:port`), e.g. a second in-process server with other options. The `Host` header
+    /// names that server too.
+    pub fn to_host(server: &str, method: &str, target: &str) -> Request {
+        Request {
+            method: method.to_string(),
+            target: target.to_string(),
+            version: Version::Http11,
+            headers: Vec::new(),
+            body: Vec::new(),
+            content_length: true,
+            server: Some(server.to_string()),
+        }
+    }
+
+    /// The `host:port` this request goes to.
+    fn server_host(&self) -> &str {
+        match &self.server {
+            Some(s) => s,
+            None => host(),
         }
     }
 
@@ -288,7 +314,7 @@ impl Request {
                 .any(|(n, _)| n.eq_ignore_ascii_case(name))
         };
         if !has("host") {
-            let _ = write!(head, "Host: {}\r\n", host());
+            let _ = write!(head, "Host: {}\r\n", self.server_host());
         }
         for (n, v) in &self.headers {
             let _ = write!(head, "{n}: {v}\r\n");
@@ -310,21 +336,21 @@ impl Request {
 
     /// Send on a new connection and read the whole response.
     pub async fn send(self) -> Response {
-        let mut conn = HttpConn::connect().await;
+        let mut conn = HttpConn::connect_to(self.server_host()).await;
         conn.request(&self).await
     }
 
     /// Send on a new connection and read only the response head; the body is then read from
     /// the returned connection incrementally.
     pub async fn open(self) -> (Head, HttpConn) {
-        let mut conn = HttpConn::connect().await;
+        let mut conn = HttpConn::connect_to(self.server_host()).await;
         let head = conn.send(&self).await;
         (head, conn)
     }
 
     /// Write the request on a new connection without reading anything back.
     pub async fn start(self) -> HttpConn {
-        let mut conn = HttpConn::connect().await;
+        let mut conn = HttpConn::connect_to(self.server_host()).await;
         conn.write_raw(&self.to_bytes())
             .await
             .unwrap_or_else(|e| panic!("writing {} {}: {e}", self.method, self.target));
@@ -474,10 +500,15 @@ fn preview(bytes: &[u8]) -> String {
 impl HttpConn {
     /// Open a TCP connection to the server.
     pub async fn connect() -> HttpConn {
-        let stream = tokio::time::timeout(TIMEOUT, TcpStream::connect(host()))
+        HttpConn::connect_to(host()).await
+    }
+
+    /// Open a TCP connection to `server` (`host:port`).
+    pub async fn connect_to(server: &str) -> HttpConn {
+        let stream = tokio::time::timeout(TIMEOUT, TcpStream::connect(server))
             .await
-            .unwrap_or_else(|_| panic!("timed out connecting to {}", host()))
-            .unwrap_or_else(|e| panic!("connecting to {}: {e}", host()));
+            .unwrap_or_else(|_| panic!("timed out connecting to {server}"))
+            .unwrap_or_else(|e| panic!("connecting to {server}: {e}"));
         stream.set_nodelay(true).expect("set TCP_NODELAY");
         HttpConn {
             stream,
@@ -657,6 +688,32 @@ impl HttpConn {
             .await
             .expect("expected another chunk, but the response ended");
         String::from_utf8(chunk).expect("chunk is not UTF-8")
+    }
+
+    /// Exactly `n` bytes off the connection, whatever the response framing: for what follows a
+    /// `101` (e.g. the hixie-76 challenge answer and frames).
+    pub async fn read_raw(&mut self, n: usize) -> Vec<u8> {
+        self.take(n, "raw bytes").await
+    }
+
+    /// Raw bytes off the connection up to and including the first `delim`.
+    pub async fn read_raw_until(&mut self, delim: u8) -> Vec<u8> {
+        loop {
+            if let Some(i) = self.buf.iter().position(|&b| b == delim) {
+                return self.buf.drain(..=i).collect();
+            }
+            if self.fill("raw bytes up to a delimiter").await == 0 {
+                panic!(
+                    "connection closed while waiting for byte {delim:#04x}; got {:?}",
+                    preview(&self.buf)
+                );
+            }
+        }
+    }
+
+    /// How many bytes were read off the socket and not consumed yet.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
     }
 
     /// Exactly `n` body bytes of a `Content-Length` or close-delimited body.
@@ -999,8 +1056,12 @@ pub enum WsEvent {
 
 /// Connect a WebSocket to `path`, e.g. `/echo/000/<id>/websocket`.
 pub async fn ws_connect(path: &str) -> Ws {
-    let url = ws_url(path);
-    let (ws, _) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(url.as_str()))
+    ws_connect_url(&ws_url(path)).await
+}
+
+/// Connect a WebSocket to a full `ws://` URL (e.g. on a second in-process server).
+pub async fn ws_connect_url(url: &str) -> Ws {
+    let (ws, _) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(url))
         .await
         .unwrap_or_else(|_| panic!("timed out connecting a websocket to {url}"))
         .unwrap_or_else(|e| panic!("websocket handshake with {url}: {e}"));

@@ -346,7 +346,13 @@ where
             Some(f) => ws.send(Message::Close(Some(f))).await,
             None => ws.flush().await,
         };
-        while let Some(Ok(_)) = ws.next().await {}
+        // Until the peer's close (or the end of the stream): tungstenite ends the stream
+        // after the close handshake by itself, the hixie-76 codec does not.
+        while let Some(Ok(message)) = ws.next().await {
+            if message.is_close() {
+                break;
+            }
+        }
     })
     .await;
 }
