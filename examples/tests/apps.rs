@@ -248,3 +248,69 @@ async fn chat_presence_messages_and_kick() {
     .await;
     assert_eq!(recv(&mut fake).await, "c[4003,\"Admin token required\"]");
 }
+
+#[tokio::test]
+async fn the_handler_learns_why_each_session_ended() {
+    use sockjs_hyper::{CloseCause, Connection, SockJs};
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut config = Config::default();
+    config.max_message_size = 1024;
+    let endpoint = SockJs::new("/causes", config, move |mut conn: Connection| {
+        let tx = tx.clone();
+        async move {
+            while let Some(m) = conn.recv().await {
+                if m == "close me" {
+                    conn.close(4002, "as you wish");
+                }
+            }
+            let _ = tx.send(conn.close_cause());
+        }
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fallback: sockjs_examples::Fallback = std::sync::Arc::new(|_req| {
+        Box::pin(async { sockjs_examples::respond(hyper::StatusCode::NOT_FOUND, "text/plain", "") })
+    });
+    tokio::spawn(serve_hyper(listener, vec![endpoint], fallback));
+    // the client closes the websocket
+    let mut ws1 = ws(addr, "/causes").await;
+    ws1.close(None).await.unwrap();
+    assert_eq!(next_cause(&mut rx).await, Some(CloseCause::ClientClosed));
+
+    // the client breaks the framing
+    let mut ws2 = ws(addr, "/causes").await;
+    ws2.send(Message::text("[\"broken")).await.unwrap();
+    assert_eq!(next_cause(&mut rx).await, Some(CloseCause::ProtocolError));
+
+    // the client exceeds the message limit
+    let mut ws3 = ws(addr, "/causes").await;
+    send(&mut ws3, &"x".repeat(2000)).await;
+    assert_eq!(next_cause(&mut rx).await, Some(CloseCause::LimitExceeded));
+
+    // the connection is cut without a close handshake
+    let ws4 = ws(addr, "/causes").await;
+    drop(ws4);
+    assert_eq!(next_cause(&mut rx).await, Some(CloseCause::Interrupted));
+
+    // the application closes with its own code, and the client sees it
+    let mut ws5 = ws(addr, "/causes").await;
+    send(&mut ws5, "close me").await;
+    assert_eq!(recv(&mut ws5).await, "c[4002,\"as you wish\"]");
+    assert_eq!(
+        next_cause(&mut rx).await,
+        Some(CloseCause::Server {
+            code: 4002,
+            reason: "as you wish".into()
+        })
+    );
+}
+
+async fn next_cause(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Option<sockjs_hyper::CloseCause>>,
+) -> Option<sockjs_hyper::CloseCause> {
+    tokio::time::timeout(LIMIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap()
+}
