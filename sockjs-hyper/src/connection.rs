@@ -12,7 +12,7 @@ use http::{HeaderMap, Uri};
 use sockjs_core::{CloseCause, Transport};
 use tokio::sync::mpsc;
 
-use crate::session::SessionHandle;
+use crate::session::{Inbound, SessionHandle};
 
 /// What the request that opened the session carried.
 #[derive(Clone, Debug)]
@@ -102,7 +102,7 @@ impl PendingSend {
 pub struct Connection {
     /// The writing side; `Connection` delegates sending and closing to it.
     writer: ConnectionSender,
-    inbound: mpsc::Receiver<String>,
+    inbound: mpsc::Receiver<Inbound>,
 }
 
 impl fmt::Debug for Connection {
@@ -116,7 +116,7 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(session: Arc<SessionHandle>, inbound: mpsc::Receiver<String>) -> Connection {
+    pub(crate) fn new(session: Arc<SessionHandle>, inbound: mpsc::Receiver<Inbound>) -> Connection {
         Connection {
             writer: ConnectionSender::new(session),
             inbound,
@@ -129,7 +129,7 @@ impl Connection {
     /// Cancel-safe: a message is never lost when this future is dropped (for example in a
     /// `tokio::select!` branch that did not win).
     pub async fn recv(&mut self) -> Option<String> {
-        self.inbound.recv().await
+        self.inbound.recv().await.map(take)
     }
 
     /// Send `message` to the client. When the outbound queue is full this follows the
@@ -191,6 +191,14 @@ impl Connection {
     }
 }
 
+/// Hand a message to the application, telling the send request that carried it.
+fn take(inbound: Inbound) -> String {
+    if let Some(ack) = inbound.ack {
+        let _ = ack.send(());
+    }
+    inbound.message
+}
+
 impl Drop for Connection {
     fn drop(&mut self) {
         let normal = sockjs_core::close::NORMAL;
@@ -202,7 +210,7 @@ impl Stream for Connection {
     type Item = String;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<String>> {
-        self.inbound.poll_recv(cx)
+        self.inbound.poll_recv(cx).map(|m| m.map(take))
     }
 }
 

@@ -18,6 +18,21 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::connection::{RequestInfo, SendError};
 
+/// A client message on its way to the application. `ack` fires when the application takes
+/// it (`Connection::recv`): an HTTP send request answers only then, so its 204 means the
+/// application has the message (and, as with servers that run the handler inside the send
+/// request, what it answers right away is queued before the client's next poll).
+pub(crate) struct Inbound {
+    pub(crate) message: String,
+    pub(crate) ack: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Inbound {
+    pub(crate) fn plain(message: String) -> Inbound {
+        Inbound { message, ack: None }
+    }
+}
+
 /// The driver's clock: tokio's, so tests can pause and step it.
 pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
@@ -27,7 +42,7 @@ pub(crate) struct SessionState {
     pub(crate) core: sockjs_core::Session,
     /// The sending half of the application's inbound queue; dropped when the session closes so
     /// that the application's `recv` ends after the messages already received.
-    inbound: Option<mpsc::Sender<String>>,
+    inbound: Option<mpsc::Sender<Inbound>>,
     cause: Option<CloseCause>,
     /// The application's identity for the session (see `Connection::set_user`).
     user: Option<Arc<str>>,
@@ -50,7 +65,7 @@ pub(crate) struct Counters {
 /// What a session is made of.
 pub(crate) struct SessionParams {
     pub(crate) core: sockjs_core::Session,
-    pub(crate) inbound: mpsc::Sender<String>,
+    pub(crate) inbound: mpsc::Sender<Inbound>,
     pub(crate) policy: OverflowPolicy,
     pub(crate) max_message_size: usize,
     pub(crate) info: Arc<RequestInfo>,
@@ -310,7 +325,7 @@ impl SessionHandle {
     }
 
     /// A clone of the inbound sender, or `None` once the session is closed.
-    pub(crate) fn inbound(&self) -> Option<mpsc::Sender<String>> {
+    pub(crate) fn inbound(&self) -> Option<mpsc::Sender<Inbound>> {
         self.with(|s| s.inbound.clone())
     }
 

@@ -29,7 +29,7 @@ use crate::body::ResponseBody;
 use crate::endpoint::{Endpoint, NewSession, OpenError};
 use crate::headers;
 use crate::service::{response, text};
-use crate::session::ReceiverGuard;
+use crate::session::{Inbound, ReceiverGuard};
 
 pub(crate) async fn dispatch<B>(
     ep: &Arc<Endpoint>,
@@ -315,11 +315,24 @@ pub(crate) async fn deliver(ep: &Endpoint, id: &str, payload: &[u8]) -> Result<(
     session.record_inbound(messages.len() as u64, bytes as u64);
     match session.inbound() {
         Some(inbound) => {
-            for message in messages {
-                if inbound.send(message).await.is_err() {
+            let count = messages.len();
+            let mut taken = None;
+            for (i, message) in messages.into_iter().enumerate() {
+                // The last message of the batch tells us when the application has taken it.
+                let ack = (i + 1 == count).then(|| {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    taken = Some(rx);
+                    tx
+                });
+                if inbound.send(Inbound { message, ack }).await.is_err() {
                     tracing::debug!("the application stopped receiving; messages dropped");
-                    break;
+                    return Ok(());
                 }
+            }
+            drop(inbound);
+            if let Some(taken) = taken {
+                // Err means the application dropped its connection: nothing more to wait for.
+                let _ = taken.await;
             }
         }
         None if !messages.is_empty() => {

@@ -26,7 +26,7 @@ use crate::body::{empty, ResponseBody};
 use crate::connection::Connection;
 use crate::endpoint::Endpoint;
 use crate::service::response;
-use crate::session::SessionHandle;
+use crate::session::{Inbound, SessionHandle};
 
 /// How long a closing websocket waits for the peer's close frame before dropping the
 /// connection (waiting avoids a TCP reset destroying the last frames in flight).
@@ -186,6 +186,7 @@ pub(crate) async fn run<S>(
     ep.start(&session, connection);
     let inbound = session.inbound();
     let mut pending: VecDeque<String> = VecDeque::new();
+    // (websocket messages need no acknowledgement: TCP flow control does the pacing)
     let max_message = session.max_message_size();
     let max_batch = ep.config.max_batch_messages;
     let write_timeout = ep.config.write_timeout;
@@ -225,7 +226,7 @@ pub(crate) async fn run<S>(
             permit = reserve(&inbound), if !pending.is_empty() => match permit {
                 Some(permit) => {
                     if let Some(m) = pending.pop_front() {
-                        permit.send(m);
+                        permit.send(Inbound::plain(m));
                     }
                 }
                 None => pending.clear(),
@@ -305,8 +306,8 @@ pub(crate) async fn run<S>(
 }
 
 async fn reserve(
-    inbound: &Option<tokio::sync::mpsc::Sender<String>>,
-) -> Option<tokio::sync::mpsc::Permit<'_, String>> {
+    inbound: &Option<tokio::sync::mpsc::Sender<Inbound>>,
+) -> Option<tokio::sync::mpsc::Permit<'_, Inbound>> {
     inbound.as_ref()?.reserve().await.ok()
 }
 
