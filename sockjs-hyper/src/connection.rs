@@ -23,7 +23,10 @@ pub struct RequestInfo {
     /// The client's address, when the server told the service (see
     /// [`SockJs::with_peer_addr`](crate::SockJs::with_peer_addr)).
     pub remote_addr: Option<SocketAddr>,
-    /// The full request URI (path and query).
+    /// The endpoint's prefix and the opening request's query string. The
+    /// `/<server>/<session>/<transport>` part of the path is left out: the session id is never
+    /// given to the application (the protocol forbids it; it is the client's secret for the
+    /// session).
     pub uri: Uri,
     /// The transport the session was opened with; `None` for the raw `/websocket` endpoint.
     pub transport: Option<Transport>,

@@ -201,3 +201,22 @@ async fn shutdown_closes_sessions_with_1001_and_refuses_new_ones() {
     );
     assert_eq!(sockjs.session_count(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_application_never_sees_the_session_id() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let sockjs = SockJs::new("/s", Config::default(), move |conn: Connection| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(format!("{:?}", conn.request()));
+        }
+    })
+    .unwrap();
+    let r = sockjs
+        .handle(post("/s/123/secret-session-id/xhr?x=1", ""))
+        .await;
+    assert_eq!(text(r.into_body()).await, "o\n");
+    let seen = rx.recv().await.unwrap();
+    assert!(!seen.contains("secret-session-id"), "{seen}");
+    assert!(seen.contains("/s?x=1"), "{seen}");
+}

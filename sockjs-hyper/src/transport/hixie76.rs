@@ -85,7 +85,7 @@ pub(crate) fn serve<B>(
         .unwrap_or("localhost");
     let location = format!("ws://{}{}", host, req.uri().path());
     let origin = h.get(header::ORIGIN).cloned();
-    let new = new_session(&req, Some(Transport::WebSocket), peer);
+    let new = new_session(ep, &req, Some(Transport::WebSocket), peer);
     let (session, connection) = match ep.open(new) {
         Ok(opened) => opened,
         Err(e) => return Reject::Unavailable(e).into_response(),

@@ -57,6 +57,7 @@ where
 }
 
 pub(crate) fn new_session<B>(
+    ep: &Endpoint,
     req: &Request<B>,
     transport: Option<Transport>,
     peer: Option<SocketAddr>,
@@ -64,9 +65,23 @@ pub(crate) fn new_session<B>(
     NewSession {
         transport,
         headers: req.headers().clone(),
-        uri: req.uri().clone(),
+        uri: redacted_uri(&ep.prefix, req.uri()),
         remote_addr: peer,
     }
+}
+
+/// The URI the application sees: the endpoint's prefix and the request's query, without the
+/// `/<server>/<session>/<transport>` part — the protocol forbids exposing the session id to
+/// the application.
+fn redacted_uri(prefix: &str, uri: &http::Uri) -> http::Uri {
+    let path = if prefix.is_empty() { "/" } else { prefix };
+    let path_and_query = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = path_and_query.parse().ok();
+    http::Uri::from_parts(parts).unwrap_or_default()
 }
 
 /// A receiving request, attached to its session or refused with a close frame.
@@ -88,7 +103,7 @@ pub(crate) fn receive<B>(
     // A session found a moment before it expired is replaced on the second round.
     for _ in 0..2 {
         let session = ep
-            .http_session(id, || new_session(req, Some(transport), peer))
+            .http_session(id, || new_session(ep, req, Some(transport), peer))
             .map_err(Reject::Unavailable)?;
         match session.attach(framing.clone(), mode) {
             Ok(rid) => return Ok(Receiving::Attached(ReceiverGuard { session, id: rid })),

@@ -118,7 +118,7 @@ pub(crate) fn serve<B>(
         Err(reject) => return reject.into_response(),
     };
     let transport = (mode == Mode::SockJs).then_some(Transport::WebSocket);
-    let (session, connection) = match ep.open(new_session(&req, transport, peer)) {
+    let (session, connection) = match ep.open(new_session(ep, &req, transport, peer)) {
         Ok(opened) => opened,
         Err(e) => return Reject::Unavailable(e).into_response(),
     };
