@@ -18,11 +18,9 @@
 //! by `SOCKJS_URL`).
 #![deny(missing_docs)]
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -32,7 +30,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use sockjs_hyper::{Config, Connection, ConnectionSender, ResponseBody, SockJs};
+use sockjs_hyper::{Config, Connection, ResponseBody, SockJs};
 
 /// Options of the conformance server.
 #[derive(Clone, Debug)]
@@ -90,36 +88,14 @@ async fn amplify(mut conn: Connection) {
     }
 }
 
-/// The members of the broadcast endpoint (application state: the library's message path
-/// takes no lock shared between sessions; this example's own list does).
-#[derive(Default)]
-struct Room {
-    next: AtomicU64,
-    members: Mutex<HashMap<u64, ConnectionSender>>,
-}
-
-impl Room {
-    fn members(&self) -> Vec<ConnectionSender> {
-        self.members
-            .lock()
-            .map(|m| m.values().cloned().collect())
-            .unwrap_or_default()
-    }
-}
-
-async fn broadcast(room: Arc<Room>, mut conn: Connection) {
-    let id = room.next.fetch_add(1, Ordering::Relaxed);
-    if let Ok(mut m) = room.members.lock() {
-        m.insert(id, conn.sender());
-    }
+/// Every message to every open session of the endpoint, through the endpoint's own session
+/// table: a session is in it before its client receives `o`, so no early message is missed.
+async fn broadcast(endpoint: Arc<OnceLock<SockJs>>, mut conn: Connection) {
     while let Some(message) = conn.recv().await {
-        for member in room.members() {
-            // A slow member must not stall the others: skip it when its queue is full.
-            let _ = member.try_send(&message);
+        if let Some(endpoint) = endpoint.get() {
+            // Never waits: a slow member is skipped rather than stalling the others.
+            let _ = endpoint.broadcast(&message);
         }
-    }
-    if let Ok(mut m) = room.members.lock() {
-        m.remove(&id);
     }
 }
 
@@ -140,7 +116,8 @@ impl ConformanceApp {
         no_ws.websocket = false;
         let mut cookie = base.clone();
         cookie.cookie_needed = true;
-        let room = Arc::new(Room::default());
+        let room: Arc<OnceLock<SockJs>> = Arc::default();
+        let for_handler = Arc::clone(&room);
         let endpoints = vec![
             SockJs::new("/echo", echo_cfg, echo)?,
             SockJs::new("/disabled_websocket_echo", no_ws, echo)?,
@@ -149,9 +126,12 @@ impl ConformanceApp {
             SockJs::new("/ticker", base.clone(), ticker)?,
             SockJs::new("/amplify", base.clone(), amplify)?,
             SockJs::new("/broadcast", base, move |conn| {
-                broadcast(Arc::clone(&room), conn)
+                broadcast(Arc::clone(&for_handler), conn)
             })?,
         ];
+        if let Some(endpoint) = endpoints.last() {
+            let _ = room.set(endpoint.clone());
+        }
         Ok(ConformanceApp {
             endpoints: Arc::new(endpoints),
         })

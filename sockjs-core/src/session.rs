@@ -166,7 +166,12 @@ pub struct Session {
     receiver: Option<Receiver>,
     next_receiver: u64,
     heartbeat_due: bool,
+    /// When the heartbeat timer fires next. It is not moved when a frame goes out (that would
+    /// touch the driver's timer for every message); instead, when it fires after recent
+    /// traffic it is re-armed for `last_sent + heartbeat` without sending `h`.
     heartbeat_at: Option<Instant>,
+    /// When the attached receiver was last given a frame.
+    last_sent: Option<Instant>,
     expires_at: Option<Instant>,
     expired: bool,
 }
@@ -188,6 +193,7 @@ impl Session {
             next_receiver: 0,
             heartbeat_due: false,
             heartbeat_at: None,
+            last_sent: None,
             expires_at: Some(now + config.disconnect_delay),
             expired: false,
         }
@@ -219,6 +225,7 @@ impl Session {
             sent: 0,
         });
         self.expires_at = None;
+        self.last_sent = None;
         if raw {
             // The raw endpoint has no open frame and no heartbeats.
             self.open_sent = true;
@@ -348,7 +355,7 @@ impl Session {
         if end {
             self.end_receiver(now);
         } else {
-            self.heartbeat_at = Some(now + self.heartbeat);
+            self.last_sent = Some(now);
         }
         Transmit::Frame { data, end }
     }
@@ -383,8 +390,14 @@ impl Session {
         }
         if self.receiver.is_some() {
             if self.heartbeat_at.is_some_and(|at| at <= now) {
-                self.heartbeat_due = true;
-                self.heartbeat_at = Some(now + self.heartbeat);
+                match self.last_sent.map(|t| t + self.heartbeat) {
+                    // Traffic since: the line is not idle; look again a heartbeat after it.
+                    Some(next) if next > now => self.heartbeat_at = Some(next),
+                    _ => {
+                        self.heartbeat_due = true;
+                        self.heartbeat_at = Some(now + self.heartbeat);
+                    }
+                }
             }
         } else if self.expires_at.is_some_and(|at| at <= now) {
             self.expired = true;

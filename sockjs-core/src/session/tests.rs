@@ -467,3 +467,28 @@ fn raw_framing_has_no_open_frame_no_heartbeat_and_closes_with_a_code() {
     );
     assert_eq!(s.poll_transmit(now, rx), Transmit::Ended);
 }
+
+#[test]
+fn heartbeat_comes_a_full_interval_after_the_last_frame() {
+    let mut clock = Clock::new();
+    let mut s = Session::new(clock.now(), &config());
+    let rx = s
+        .attach(clock.now(), Framing::WebSocket, ReceiveMode::Unlimited)
+        .unwrap();
+    assert_eq!(s.poll_transmit(clock.now(), rx), frame("o", false));
+    let deadline = s.poll_timeout();
+    // traffic at t=10 s does not move the timer (no per-message timer work) ...
+    let now = clock.advance(Duration::from_secs(10));
+    s.send(msg("x")).unwrap();
+    assert_eq!(s.poll_transmit(now, rx), frame("a[\"x\"]", false));
+    assert_eq!(s.poll_timeout(), deadline);
+    // ... when it fires at t=25 s it re-arms for t=35 s instead of sending `h`
+    let now = clock.advance(Duration::from_secs(15));
+    s.handle_timeout(now);
+    assert_eq!(s.poll_transmit(now, rx), Transmit::Idle);
+    let next = s.poll_timeout().unwrap();
+    assert_eq!(next, now + Duration::from_secs(10));
+    let now = clock.advance(Duration::from_secs(10));
+    s.handle_timeout(now);
+    assert_eq!(s.poll_transmit(now, rx), frame("h", false));
+}

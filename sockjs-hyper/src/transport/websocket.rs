@@ -195,6 +195,14 @@ pub(crate) async fn run<S>(
     let ping_every = ep.config.websocket_ping_interval;
     let mut next_ping = ping_every.map(|d| tokio::time::Instant::now() + d);
     let mut awaiting_pong = false;
+    // One timer each for the session's deadline and the ping, reset only when the deadline
+    // changes (the core keeps it stable while messages flow), so the message path does not
+    // touch the runtime's timer wheel.
+    let mut armed = session.poll_timeout();
+    let session_timer = sleep_until(armed);
+    tokio::pin!(session_timer);
+    let ping_timer = sleep_until(next_ping.map(tokio::time::Instant::into_std));
+    tokio::pin!(ping_timer);
 
     let ending = 'session: loop {
         // Write everything that is ready.
@@ -222,6 +230,10 @@ pub(crate) async fn run<S>(
             }
         }
         let deadline = session.poll_timeout();
+        if deadline != armed {
+            armed = deadline;
+            session_timer.set(sleep_until(deadline));
+        }
         tokio::select! {
             permit = reserve(&inbound), if !pending.is_empty() => match permit {
                 Some(permit) => {
@@ -281,14 +293,20 @@ pub(crate) async fn run<S>(
                 }
             }},
             _ = session.wake_receiver.notified() => {}
-            _ = sleep_until(deadline) => session.handle_timeout(),
-            _ = sleep_until(next_ping.map(tokio::time::Instant::into_std)) => {
+            _ = &mut session_timer => {
+                session.handle_timeout();
+                // the core re-arms (or not); make sure the timer is set again
+                armed = None;
+                session_timer.set(sleep_until(None));
+            }
+            _ = &mut ping_timer => {
                 if awaiting_pong {
                     tracing::debug!("no pong within the ping interval");
                     break Ending::Broken;
                 }
                 awaiting_pong = true;
                 next_ping = ping_every.map(|d| tokio::time::Instant::now() + d);
+                ping_timer.set(sleep_until(next_ping.map(tokio::time::Instant::into_std)));
                 let ping = ws.send(Message::Ping(Default::default()));
                 if !matches!(tokio::time::timeout(write_timeout, ping).await, Ok(Ok(()))) {
                     break Ending::Broken;
