@@ -18,7 +18,8 @@ use crate::session::{Inbound, SessionHandle};
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct RequestInfo {
-    /// The request headers (cookies, `Authorization`, `Origin`, `User-Agent`, ...).
+    /// The request headers (cookies, `Authorization`, `Origin`, `User-Agent`, ...), without
+    /// the hop-by-hop and handshake ones (`Connection`, `Upgrade`, `Sec-WebSocket-*`, ...).
     pub headers: HeaderMap,
     /// The client's address, when the server told the service (see
     /// [`SockJs::with_peer_addr`](crate::SockJs::with_peer_addr)).
@@ -199,7 +200,7 @@ fn take(inbound: Inbound) -> String {
     if let Some(ack) = inbound.ack {
         let _ = ack.send(());
     }
-    inbound.message
+    inbound.message.into_string()
 }
 
 impl Drop for Connection {

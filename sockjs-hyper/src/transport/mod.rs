@@ -64,10 +64,47 @@ pub(crate) fn new_session<B>(
 ) -> NewSession {
     NewSession {
         transport,
-        headers: req.headers().clone(),
+        headers: detached_headers(req.headers()),
         uri: redacted_uri(&ep.prefix, req.uri()),
         remote_addr: peer,
     }
+}
+
+/// Headers that concern only the hop or the handshake, not the application: left out of
+/// [`RequestInfo::headers`](crate::RequestInfo::headers).
+const HOP_HEADERS: [header::HeaderName; 10] = [
+    header::CONNECTION,
+    header::UPGRADE,
+    header::TE,
+    header::TRANSFER_ENCODING,
+    header::CONTENT_LENGTH,
+    header::SEC_WEBSOCKET_KEY,
+    header::SEC_WEBSOCKET_VERSION,
+    header::SEC_WEBSOCKET_EXTENSIONS,
+    header::ACCESS_CONTROL_REQUEST_METHOD,
+    header::ACCESS_CONTROL_REQUEST_HEADERS,
+];
+
+/// A copy of `headers`, without the hop-by-hop and handshake ones, that owns its bytes.
+/// hyper's header values are slices of the connection's read buffer; a plain clone would keep
+/// that whole buffer (8 KiB or more) alive for the life of the session, which for an idle
+/// websocket was most of its memory.
+fn detached_headers(headers: &HeaderMap) -> HeaderMap {
+    let kept = headers.keys().filter(|n| !HOP_HEADERS.contains(n)).count();
+    let mut copy = HeaderMap::with_capacity(kept);
+    for (name, value) in headers {
+        if HOP_HEADERS.contains(name) || name.as_str() == "keep-alive" {
+            continue;
+        }
+        let Ok(name) = http::header::HeaderName::from_bytes(name.as_str().as_bytes()) else {
+            continue;
+        };
+        let mut owned = HeaderValue::from_maybe_shared(Bytes::copy_from_slice(value.as_bytes()))
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        owned.set_sensitive(value.is_sensitive());
+        copy.append(name, owned);
+    }
+    copy
 }
 
 /// The URI the application sees: the endpoint's prefix and the request's query, without the
@@ -339,6 +376,7 @@ pub(crate) async fn deliver(ep: &Endpoint, id: &str, payload: &[u8]) -> Result<(
                     taken = Some(rx);
                     tx
                 });
+                let message = message.into_boxed_str();
                 if inbound.send(Inbound { message, ack }).await.is_err() {
                     tracing::debug!("the application stopped receiving; messages dropped");
                     return Ok(());

@@ -79,7 +79,7 @@ fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool
 /// connection should cost little), messages bounded by `max_request_body`.
 pub(crate) fn ws_config(config: &sockjs_core::Config) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(config.max_request_body.saturating_mul(2).max(64 * 1024))
         .max_message_size(Some(config.max_request_body))
