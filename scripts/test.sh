@@ -12,7 +12,8 @@
 #   5. Rust tests: cargo nextest run --workspace (or cargo test --workspace
 #      when cargo-nextest is not installed), then cargo test --workspace --doc
 #   6. RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps
-#   7. end-to-end: npm ci and node --test in protocol-tests/e2e, against the
+#   7. fuzz smoke: scripts/fuzz-smoke.sh (cargo-fuzz, installed if missing)
+#   8. end-to-end: npm ci and node --test in protocol-tests/e2e, against the
 #      sockjs-conformance-server built in step 4
 #
 # Reaches only crates.io, the npm registry and Debian's packages.
@@ -125,6 +126,9 @@ cargo test --workspace --doc
 
 step "RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps
+
+step "fuzz smoke: every fuzz target for a few seconds (scripts/fuzz-smoke.sh)"
+bash scripts/fuzz-smoke.sh
 
 # ---------------------------------------------------------------------------
 step "locate the conformance server binary"

@@ -414,7 +414,9 @@ impl Session {
         }
     }
 
-    /// When [`Session::handle_timeout`] must be called next, if ever.
+    /// When [`Session::handle_timeout`] must be called next, if ever: `None` once the session
+    /// has expired, and while a [`Framing::Raw`] receiver is attached (the raw endpoint has no
+    /// heartbeat and its session ends with its websocket, not by expiry).
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.expired {
             None
