@@ -70,6 +70,15 @@ impl Framing {
         }
     }
 
+    /// `frame` wrapped for this transport, without copying it when the transport adds nothing
+    /// (websocket, raw).
+    pub fn wrap_bytes(&self, frame: Bytes) -> Bytes {
+        match self {
+            Framing::WebSocket | Framing::Raw => frame,
+            _ => self.wrap(&frame),
+        }
+    }
+
     /// `frame` wrapped for this transport.
     pub fn wrap(&self, frame: &[u8]) -> Bytes {
         let mut out = Vec::with_capacity(frame.len() + 16);

@@ -343,7 +343,7 @@ impl Session {
         } else {
             return Transmit::Idle;
         };
-        let data = receiver.framing.wrap(&frame);
+        let data = receiver.framing.wrap_bytes(frame);
         receiver.sent += data.len();
         let end = is_close
             || match receiver.mode {
