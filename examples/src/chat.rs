@@ -203,6 +203,7 @@ const PAGE: &str = r#"<!DOCTYPE html>
       if (e.code >= 4000 && e.code <= 4999) {
         // An application close (kicked, refused): do not come back.
         window.chat.kicked = e.code === 4001;
+        document.getElementById('users').innerHTML = '';
         document.getElementById('status').textContent = 'disconnected: ' + e.code + ' ' + e.reason;
         log('closed by the server: ' + e.code + ' ' + e.reason, 'error');
         return;
