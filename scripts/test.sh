@@ -57,8 +57,8 @@ as_root() {
 # ---------------------------------------------------------------------------
 # ensure_apt_packages PKG...: installs the Debian packages that `dpkg -s` says
 # are missing (apt-get update, then apt-get install -y); does nothing when all
-# are installed. Not needed yet; meant for later steps (e.g. chromium and
-# chromium-driver for browser tests, nginx for proxy tests):
+# are installed. Used for chromium (browser tests) and nginx (proxy tests):
+
 #   ensure_apt_packages chromium chromium-driver nginx
 # ---------------------------------------------------------------------------
 ensure_apt_packages() {
@@ -137,6 +137,9 @@ TARGET_DIR="$(cargo metadata --format-version 1 --no-deps |
 SERVER_BIN="$TARGET_DIR/debug/sockjs-conformance-server"
 [ -x "$SERVER_BIN" ] || die "the conformance server was not built: $SERVER_BIN is missing"
 echo "$SERVER_BIN"
+
+step "browser and proxy for the e2e tests: Debian's chromium and nginx (installed if missing)"
+ensure_apt_packages chromium nginx
 
 step "npm ci (protocol-tests/e2e)"
 (cd protocol-tests/e2e && npm ci --no-audit --no-fund)
