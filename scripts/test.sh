@@ -58,8 +58,7 @@ as_root() {
 # ensure_apt_packages PKG...: installs the Debian packages that `dpkg -s` says
 # are missing (apt-get update, then apt-get install -y); does nothing when all
 # are installed. Used for chromium (browser tests) and nginx (proxy tests):
-
-#   ensure_apt_packages chromium chromium-driver nginx
+#   ensure_apt_packages chromium nginx
 # ---------------------------------------------------------------------------
 ensure_apt_packages() {
   local missing=() pkg

@@ -1,0 +1,393 @@
+#!/usr/bin/env python3
+"""Turn the benchmark's results (JSON lines from sockjs-load) into REPORT.md and chart.svg.
+
+    python3 bench/report.py --results bench/report/results.jsonl --meta bench/report/meta.json \
+        --markdown bench/report/REPORT.md --svg bench/report/chart.svg
+
+Standard library only. Each workload family is reported per server as the median of its runs
+with the min-max range; ratios are medians divided by medians.
+"""
+
+import argparse
+import html
+import json
+import statistics
+import sys
+
+SERVERS = ["sockjs-rs", "sockjs-node", "bare"]
+# A run during which other processes used more than this much CPU (percent of a core) is
+# flagged as disturbed.
+DISTURBED = 10.0
+COLORS = {"sockjs-rs": "#c8553d", "sockjs-node": "#3c873a", "bare": "#7a7a7a"}
+
+# family, title, {server: workload run against it}
+FAMILIES = [
+    ("ws-echo", "WebSocket echo throughput",
+     {"sockjs-rs": "ws-echo", "sockjs-node": "ws-echo", "bare": "raw-ws-echo"}),
+    ("ws-rtt", "WebSocket round trip, p50",
+     {"sockjs-rs": "ws-rtt", "sockjs-node": "ws-rtt", "bare": "raw-ws-rtt"}),
+    ("xhr-streaming", "xhr_streaming echo throughput",
+     {"sockjs-rs": "xhr-streaming", "sockjs-node": "xhr-streaming"}),
+    ("xhr-polling", "xhr polling echo throughput",
+     {"sockjs-rs": "xhr-polling", "sockjs-node": "xhr-polling", "bare": "http-echo"}),
+    ("broadcast", "Broadcast: send to last receipt, p50",
+     {"sockjs-rs": "broadcast", "sockjs-node": "broadcast"}),
+    ("idle", "Idle websocket session: server RSS",
+     {"sockjs-rs": "idle", "sockjs-node": "idle", "bare": "raw-idle"}),
+]
+
+
+def load(path):
+    runs = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("{"):
+                runs.append(json.loads(line))
+    return runs
+
+
+def disturbed(run):
+    other = run.get("other_cpu_pct")
+    return other is not None and other > DISTURBED
+
+
+class Cell:
+    """The runs of one workload on one server: the undisturbed ones if there are any."""
+
+    def __init__(self, all_runs):
+        quiet = [r for r in all_runs if not disturbed(r)]
+        runs = quiet or all_runs
+        self.runs = runs
+        self.total_runs = len(all_runs)
+        self.all_disturbed = not quiet
+        values = [r["value"] for r in runs]
+        self.median = statistics.median(values)
+        self.lo = min(values)
+        self.hi = max(values)
+        self.errors = sum(r["errors"] for r in runs)
+        self.unit = runs[0]["unit"]
+        self.higher_is_better = runs[0]["higher_is_better"]
+        self.workload = runs[0]["workload"]
+        cpu = [r["server_cpu_pct"] for r in runs if r.get("server_cpu_pct") is not None]
+        self.cpu = statistics.median(cpu) if cpu else None
+        eff = [r["msgs_per_server_cpu_sec"] for r in runs
+               if r.get("msgs_per_server_cpu_sec") is not None]
+        self.efficiency = statistics.median(eff) if eff else None
+        other = [r["other_cpu_pct"] for r in runs if r.get("other_cpu_pct") is not None]
+        self.other_cpu = max(other) if other else None
+        effs = [r["msgs_per_server_cpu_sec"] for r in all_runs
+                if r.get("msgs_per_server_cpu_sec") is not None]
+        # Messages per second of server CPU time hardly depends on disturbance: all runs.
+        self.efficiency_all = statistics.median(effs) if effs else None
+        client = [r["client_cpu_pct"] for r in runs if r.get("client_cpu_pct") is not None]
+        self.client_cpu = statistics.median(client) if client else None
+        lat = [r["latency_us"]["p99"] for r in runs if r.get("latency_us")]
+        self.p99_us = statistics.median(lat) if lat else None
+        self.sessions = min(r["sessions"] for r in runs)
+        self.connections = runs[0]["connections"]
+        self.in_flight = runs[0]["in_flight"]
+        self.size = runs[0]["message_size"]
+
+
+def cells(runs):
+    table = {}
+    for family, _title, mapping in FAMILIES:
+        for server, workload in mapping.items():
+            mine = [r for r in runs if r["label"] == server and r["workload"] == workload]
+            if mine:
+                table[(family, server)] = Cell(mine)
+    return table
+
+
+def fmt(v, unit):
+    if v is None:
+        return "–"
+    if unit == "msg/s":
+        return f"{v:,.0f}"
+    if unit == "us":
+        return f"{v:.0f}"
+    if unit == "ms":
+        return f"{v:.2f}"
+    if unit == "kB":
+        return f"{v:.2f}"
+    return f"{v:.3g}"
+
+
+def cell_text(c):
+    if c is None:
+        return "n/a"
+    s = f"{fmt(c.median, c.unit)} ({fmt(c.lo, c.unit)}–{fmt(c.hi, c.unit)})"
+    if len(c.runs) != c.total_runs:
+        s += f" [{len(c.runs)}/{c.total_runs}]"
+    if c.errors:
+        s += f" **{c.errors} errors**"
+    if c.all_disturbed:
+        s += " †"
+    return s
+
+
+def ratio(a, b):
+    if a is None or b is None or not b.median:
+        return None
+    return a.median / b.median
+
+
+def unit_label(c):
+    arrow = "↑" if c.higher_is_better else "↓"
+    return {"msg/s": "msg/s", "us": "µs", "ms": "ms", "kB": "kB/session"}[c.unit] + " " + arrow
+
+
+def describe(family, c):
+    if family in ("ws-echo", "xhr-streaming", "xhr-polling"):
+        return f"{c.connections} sessions × {c.in_flight} in flight, {c.size} B"
+    if family == "ws-rtt":
+        return f"1 connection, 1 in flight, {c.size} B"
+    if family == "broadcast":
+        return f"{c.connections} sessions, {c.size} B"
+    if family == "idle":
+        return f"{c.connections:,} sessions"
+    return ""
+
+
+def targets(table):
+    def get(f, s):
+        return table.get((f, s))
+
+    out = []
+
+    def add(name, ok, detail):
+        status = "not measured" if ok is None else ("**met**" if ok else "**not met**")
+        out.append(f"| {name} | {detail} | {status} |")
+
+    r = ratio(get("ws-echo", "sockjs-rs"), get("ws-echo", "sockjs-node"))
+    add("ws echo ≥ 5× sockjs-node", None if r is None else r >= 5,
+        "–" if r is None else f"{r:.2f}×")
+    def eff(f, s):
+        c = get(f, s)
+        return None if c is None else c.efficiency_all
+
+    e1, e2 = eff("ws-echo", "sockjs-rs"), eff("ws-echo", "sockjs-node")
+    if e1 and e2:
+        out.append(f"| (ws echo per server CPU-second: rs / node) | {e1 / e2:.2f}× | |")
+    r = ratio(get("ws-echo", "sockjs-rs"), get("ws-echo", "bare"))
+    add("ws echo ≥ 80% of bare", None if r is None else r >= 0.8,
+        "–" if r is None else f"{100 * r:.0f}%")
+    e1, e2 = eff("ws-echo", "sockjs-rs"), eff("ws-echo", "bare")
+    if e1 and e2:
+        out.append(f"| (ws echo per server CPU-second: rs / bare) | {100 * e1 / e2:.0f}% | |")
+    a, b = get("ws-rtt", "sockjs-rs"), get("ws-rtt", "bare")
+    d = None if a is None or b is None else a.median - b.median
+    add("ws rtt p50 within 15 µs of bare", None if d is None else d <= 15,
+        "–" if d is None else f"{a.median:.0f} µs vs {b.median:.0f} µs ({d:+.0f} µs)")
+    for fam in ("xhr-streaming", "xhr-polling"):
+        r = ratio(get(fam, "sockjs-rs"), get(fam, "sockjs-node"))
+        add(f"{fam} ≥ 4× sockjs-node", None if r is None else r >= 4,
+            "–" if r is None else f"{r:.2f}×")
+        e1, e2 = eff(fam, "sockjs-rs"), eff(fam, "sockjs-node")
+        if e1 and e2:
+            out.append(f"| ({fam} per server CPU-second: rs / node) | {e1 / e2:.2f}× | |")
+    a, b = get("broadcast", "sockjs-rs"), get("broadcast", "sockjs-node")
+    r = ratio(a, b)
+    add(f"broadcast to {a.connections if a else 1000} sessions p50 ≤ 0.5× sockjs-node",
+        None if r is None else r <= 0.5,
+        "–" if r is None else f"{a.median:.2f} ms vs {b.median:.2f} ms ({r:.2f}×)")
+    a = get("idle", "sockjs-rs")
+    full = a is not None and a.sessions >= 10000
+    add("idle ws session ≤ 8 kB RSS at 10k sessions",
+        None if a is None or not full else a.median <= 8,
+        "–" if a is None else f"{a.median:.2f} kB at {a.sessions:,} sessions"
+        + ("" if full else " (fewer than 10k: not conclusive)"))
+    return out
+
+
+def markdown(runs, meta, table):
+    lines = ["# sockjs-rs benchmark report", ""]
+    if meta:
+        lines += [
+            f"Commit `{meta.get('commit', '?')}`"
+            + (" (with uncommitted changes)" if meta.get("dirty") else "")
+            + f"; {meta.get('cpus', '?')} × {meta.get('cpu', '?')}, Linux {meta.get('kernel', '?')}, "
+            f"{meta.get('rustc', '?')}, node {meta.get('node', '?')}. "
+            "A fresh server process for every run.",
+            "",
+        ]
+        for i, p in enumerate(meta.get("passes", []), 1):
+            s = p.get("settings", {})
+            lines.append(
+                f"- pass {i}, {p.get('started', '?')}: {s.get('runs', '?')} runs of "
+                f"({p.get('workloads', '?')}) × ({p.get('servers', '?')}); "
+                f"{s.get('warmup_s', '?')} s warm-up + {s.get('duration_s', '?')} s measured; "
+                f"server on CPU {s.get('server_cpu', 0)}, load generator on CPU "
+                f"{s.get('client_cpu', 1)}, nice {s.get('nice', 0)}; load average "
+                f"{p.get('loadavg_start', '?')} → {p.get('loadavg_end', '?')}.")
+        lines.append("")
+    lines += [
+        "Cells: median of the runs (min–max). ↑ higher is better, ↓ lower is better. "
+        "The bare server speaks no SockJS: its ws rows are plain websocket echo "
+        "(`raw-ws-echo`, `raw-ws-rtt`, `raw-idle`) and its polling row is a plain HTTP POST "
+        "echo (`http-echo`), one request in flight per connection.",
+        "",
+        "| workload | metric | sockjs-rs | sockjs-node | bare | rs / node | rs / bare |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for family, _title, _m in FAMILIES:
+        rs = table.get((family, "sockjs-rs"))
+        node = table.get((family, "sockjs-node"))
+        bare = table.get((family, "bare"))
+        any_cell = rs or node or bare
+        if any_cell is None:
+            continue
+        r1, r2 = ratio(rs, node), ratio(rs, bare)
+        lines.append(
+            f"| {family} ({describe(family, any_cell)}) | {unit_label(any_cell)} | "
+            f"{cell_text(rs)} | {cell_text(node)} | {cell_text(bare)} | "
+            f"{'–' if r1 is None else f'{r1:.2f}×'} | {'–' if r2 is None else f'{r2:.2f}×'} |")
+    lines += [
+        "",
+        f"A run is *disturbed* when other processes on the machine used more than "
+        f"{DISTURBED:.0f}% of a core during its measured window. A cell uses only its "
+        "undisturbed runs when it has any ([used/total] says how many); † marks a cell whose "
+        "runs were all disturbed: treat it with care. Idle (memory) runs have no CPU window.",
+    ]
+    lines += [
+        "",
+        "## CPU use",
+        "",
+        "Medians over the measured window of the runs used above, percent of one core: "
+        "server / load generator; then messages per second of server CPU time (throughput "
+        "workloads, median of all runs: it depends little on disturbance). A server well "
+        "below 100% was not the bottleneck: the one-core load generator, the round-trip "
+        "latency or other processes were.",
+        "",
+        "| workload | sockjs-rs | sockjs-node | bare |",
+        "|---|---:|---:|---:|",
+    ]
+    for family, _t, _m in FAMILIES:
+        row = []
+        for server in SERVERS:
+            c = table.get((family, server))
+            if c is None or c.cpu is None:
+                row.append("–")
+                continue
+            text = f"{c.cpu:.0f}% / {c.client_cpu:.0f}%" if c.client_cpu is not None \
+                else f"{c.cpu:.0f}%"
+            if c.efficiency_all is not None and c.unit == "msg/s":
+                text += f" · {c.efficiency_all:,.0f} msg/cpu-s"
+            row.append(text)
+        if any(x != "–" for x in row):
+            lines.append(f"| {family} | " + " | ".join(row) + " |")
+    lines += ["", "## Targets (issue 6)", "", "| target | measured | |", "|---|---|---|"]
+    lines += targets(table)
+    total_errors = sum(r["errors"] for r in runs)
+    lines += ["", f"Errors over all {len(runs)} runs: {total_errors}."]
+    bad = [r for r in runs if r["errors"]]
+    for r in bad[:10]:
+        lines.append(f"- {r['workload']} on {r['label']}: {r['errors']} errors, "
+                     f"e.g. {r['error_samples'][:2]}")
+    lines += ["", "![chart](chart.svg)", ""]
+    return "\n".join(lines)
+
+
+def svg(table):
+    panel_w, panel_h = 320, 250
+    cols = 3
+    fams = [f for f in FAMILIES if any((f[0], s) in table for s in SERVERS)]
+    rows = (len(fams) + cols - 1) // cols
+    width, height = cols * panel_w + 20, rows * panel_h + 70
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        '<text x="10" y="24" font-size="17" font-weight="bold">'
+        'sockjs-rs vs sockjs-node 0.3.24 vs bare tokio-tungstenite/hyper</text>',
+    ]
+    lx = 10
+    for s in SERVERS:
+        out.append(f'<rect x="{lx}" y="36" width="12" height="12" fill="{COLORS[s]}"/>')
+        out.append(f'<text x="{lx + 16}" y="46" font-size="12">{s}</text>')
+        lx += 110
+    out.append(f'<text x="{lx}" y="46" font-size="12" fill="#555">'
+               'median of runs, whiskers min–max</text>')
+    for i, (family, title, _m) in enumerate(fams):
+        px = 10 + (i % cols) * panel_w
+        py = 60 + (i // cols) * panel_h
+        present = [(s, table[(family, s)]) for s in SERVERS if (family, s) in table]
+        c0 = present[0][1]
+        unit = unit_label(c0)
+        top = max(c.hi for _, c in present) * 1.18 or 1.0
+        plot_x, plot_y, plot_w, plot_h = px + 50, py + 40, panel_w - 70, panel_h - 85
+        out.append(f'<text x="{px + 5}" y="{py + 16}" font-size="13" font-weight="bold">'
+                   f'{html.escape(title)}</text>')
+        out.append(f'<text x="{px + 5}" y="{py + 31}" font-size="11" fill="#555">'
+                   f'{html.escape(unit)} — {html.escape(describe(family, c0))}</text>')
+        out.append(f'<line x1="{plot_x}" y1="{plot_y + plot_h}" x2="{plot_x + plot_w}" '
+                   f'y2="{plot_y + plot_h}" stroke="#333"/>')
+        out.append(f'<line x1="{plot_x}" y1="{plot_y}" x2="{plot_x}" y2="{plot_y + plot_h}" '
+                   'stroke="#333"/>')
+        for k in range(5):
+            v = top * k / 4
+            y = plot_y + plot_h - plot_h * k / 4
+            out.append(f'<line x1="{plot_x - 3}" y1="{y:.1f}" x2="{plot_x + plot_w}" '
+                       f'y2="{y:.1f}" stroke="#ddd"/>')
+            out.append(f'<text x="{plot_x - 5}" y="{y + 4:.1f}" font-size="9" '
+                       f'text-anchor="end" fill="#555">{short(v)}</text>')
+        slot = plot_w / len(present)
+        bar_w = slot * 0.55
+        for j, (s, c) in enumerate(present):
+            bx = plot_x + slot * j + (slot - bar_w) / 2
+            h = plot_h * c.median / top
+            y = plot_y + plot_h - h
+            out.append(f'<rect x="{bx:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
+                       f'fill="{COLORS[s]}"><title>{s} {c.workload}: '
+                       f'{fmt(c.median, c.unit)}</title></rect>')
+            cx = bx + bar_w / 2
+            ylo = plot_y + plot_h - plot_h * c.lo / top
+            yhi = plot_y + plot_h - plot_h * c.hi / top
+            out.append(f'<line x1="{cx:.1f}" y1="{ylo:.1f}" x2="{cx:.1f}" y2="{yhi:.1f}" '
+                       'stroke="#222"/>')
+            for yy in (ylo, yhi):
+                out.append(f'<line x1="{cx - 5:.1f}" y1="{yy:.1f}" x2="{cx + 5:.1f}" '
+                           f'y2="{yy:.1f}" stroke="#222"/>')
+            out.append(f'<text x="{cx:.1f}" y="{yhi - 4:.1f}" font-size="10" '
+                       f'text-anchor="middle">{fmt(c.median, c.unit)}</text>')
+            name = s if s != "bare" or c.workload == family else f"bare ({c.workload})"
+            out.append(f'<text x="{cx:.1f}" y="{plot_y + plot_h + 14}" font-size="10" '
+                       f'text-anchor="middle">{html.escape(name)}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def short(v):
+    if v >= 1e6:
+        return f"{v / 1e6:.1f}M"
+    if v >= 1e3:
+        return f"{v / 1e3:.0f}k"
+    if v >= 10:
+        return f"{v:.0f}"
+    return f"{v:.1f}"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--results", required=True)
+    p.add_argument("--meta")
+    p.add_argument("--markdown", required=True)
+    p.add_argument("--svg", required=True)
+    a = p.parse_args()
+    runs = load(a.results)
+    if not runs:
+        sys.exit(f"no results in {a.results}")
+    meta = None
+    if a.meta:
+        with open(a.meta) as f:
+            meta = json.load(f)
+    table = cells(runs)
+    with open(a.markdown, "w") as f:
+        f.write(markdown(runs, meta, table))
+    with open(a.svg, "w") as f:
+        f.write(svg(table))
+
+
+if __name__ == "__main__":
+    main()

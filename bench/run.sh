@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# The benchmark, in one command (from anywhere):
+#
+#     bench/run.sh
+#
+# Builds the Rust binaries in release mode, installs sockjs-node 0.3.24 (`npm ci`), then runs
+# every workload against sockjs-rs, sockjs-node and the bare tokio-tungstenite/hyper server
+# (where the workload applies), BENCH_RUNS times each, with the server pinned to CPU 0 and the
+# load generator to CPU 1. Each run gets a freshly started server. Results:
+#
+#     bench/report/results.jsonl   one JSON line per run (sockjs-load's output)
+#     bench/report/meta.json       machine, versions, load average
+#     bench/report/REPORT.md       table: median (min–max), ratios rs/node and rs/bare, targets
+#     bench/report/chart.svg       bar chart of the same
+#
+# Settings (environment variables, defaults in brackets):
+#     BENCH_RUNS [3]                 runs of each workload and server
+#     BENCH_DURATION [5]             measured seconds of each throughput / latency run
+#     BENCH_WARMUP [1]               seconds of load before measuring (idle: settle time)
+#     BENCH_ECHO_CONNECTIONS [50]    ws-echo / raw-ws-echo connections
+#     BENCH_IN_FLIGHT [8]            ws-echo messages in flight per connection
+#     BENCH_XHR_SESSIONS [50]        xhr-streaming / xhr-polling sessions (and http-echo conns)
+#     BENCH_XHR_IN_FLIGHT [4]        xhr messages in flight per session
+#     BENCH_SIZE [64]                message size in bytes
+#     BENCH_BROADCAST_SESSIONS [1000]
+#     BENCH_IDLE_SESSIONS [10000]
+#     BENCH_SERVERS ["sockjs-rs sockjs-node bare"]
+#     BENCH_WORKLOADS ["ws-echo ws-rtt xhr-streaming xhr-polling broadcast idle"]
+#     BENCH_SERVER_CPU [0], BENCH_CLIENT_CPU [1]
+#     BENCH_QUIET_WAIT [0]           before each run, wait up to this many seconds for the rest
+#                                    of the machine to use less than BENCH_QUIET_MAX [15] percent
+#                                    of a core (for shared machines; each run records how much
+#                                    CPU other processes used, and REPORT.md flags disturbed runs)
+#     BENCH_NICE [0]                 nice level of servers and load generator (negative needs
+#                                    root: on a shared machine it keeps other work off the
+#                                    measured CPUs at the price of slowing that work down)
+#     BENCH_APPEND [0]               1: add to an existing results.jsonl instead of starting anew
+#                                    (more runs; the report prefers undisturbed ones)
+#     BENCH_OUT [bench/report]
+#
+# A quick check of the whole pipeline (about a minute):
+#     BENCH_RUNS=1 BENCH_DURATION=1 BENCH_IDLE_SESSIONS=1000 BENCH_OUT=/tmp/bench bench/run.sh
+#
+# Everything runs on 127.0.0.1 only. Needs: cargo, node + npm, python3, taskset.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$BENCH_DIR")
+
+RUNS=${BENCH_RUNS:-3}
+DURATION=${BENCH_DURATION:-5}
+WARMUP=${BENCH_WARMUP:-1}
+ECHO_CONNECTIONS=${BENCH_ECHO_CONNECTIONS:-50}
+IN_FLIGHT=${BENCH_IN_FLIGHT:-8}
+XHR_SESSIONS=${BENCH_XHR_SESSIONS:-50}
+XHR_IN_FLIGHT=${BENCH_XHR_IN_FLIGHT:-4}
+SIZE=${BENCH_SIZE:-64}
+BROADCAST_SESSIONS=${BENCH_BROADCAST_SESSIONS:-1000}
+IDLE_SESSIONS=${BENCH_IDLE_SESSIONS:-10000}
+SERVERS=${BENCH_SERVERS:-"sockjs-rs sockjs-node bare"}
+WORKLOADS=${BENCH_WORKLOADS:-"ws-echo ws-rtt xhr-streaming xhr-polling broadcast idle"}
+SERVER_CPU=${BENCH_SERVER_CPU:-0}
+CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
+OUT=${BENCH_OUT:-$BENCH_DIR/report}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-0}
+NICE=${BENCH_NICE:-0}
+APPEND=${BENCH_APPEND:-0}
+QUIET_MAX=${BENCH_QUIET_MAX:-15}
+
+# Ten thousand idle sessions need ten thousand descriptors in the server and in the client.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+echo "open-file limit: $(ulimit -n)"
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((IDLE_SESSIONS + 200)) ]; then
+    echo "warning: open-file limit $(ulimit -n) is below BENCH_IDLE_SESSIONS=$IDLE_SESSIONS + 200" >&2
+fi
+
+echo "== build"
+(cd "$ROOT" && cargo build --release -p sockjs-bench --bins)
+TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+BIN=$TARGET_DIR/release
+echo "== npm ci (sockjs-node 0.3.24)"
+(cd "$BENCH_DIR/node" && npm ci --no-audit --no-fund --loglevel=error)
+
+mkdir -p "$OUT"
+RESULTS=$OUT/results.jsonl
+[ "$APPEND" = 1 ] || : >"$RESULTS"
+SCRATCH=$(mktemp -d)
+SERVER_PID=
+cleanup() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+# start_server NAME: start it pinned on SERVER_CPU at a free port; sets SERVER_PID and
+# SERVER_ADDR (each server prints "listening on ADDR" once bound).
+start_server() {
+    local log=$SCRATCH/server.log
+    : >"$log"
+    case $1 in
+    sockjs-rs) nice -n "$NICE" taskset -c "$SERVER_CPU" "$BIN/sockjs-bench-server" --listen 127.0.0.1:0 >"$log" 2>&1 & ;;
+    sockjs-node) nice -n "$NICE" taskset -c "$SERVER_CPU" node "$BENCH_DIR/node/server.js" --port 0 >"$log" 2>&1 & ;;
+    bare) nice -n "$NICE" taskset -c "$SERVER_CPU" "$BIN/bare-echo" --listen 127.0.0.1:0 >"$log" 2>&1 & ;;
+    *) echo "unknown server $1" >&2; return 1 ;;
+    esac
+    SERVER_PID=$!
+    SERVER_ADDR=
+    for _ in $(seq 100); do
+        SERVER_ADDR=$(sed -n 's/^listening on //p' "$log")
+        if [ -n "$SERVER_ADDR" ]; then
+            return 0
+        fi
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "server $1 did not start:" >&2
+    cat "$log" >&2
+    return 1
+}
+
+# busy_ticks: CPU ticks (100 per core-second) the whole machine spent busy during one second.
+busy_ticks() {
+    local _c u n s idle iow irq sirq steal _rest t1 i1
+    read -r _c u n s idle iow irq sirq steal _rest </proc/stat
+    t1=$((u + n + s + irq + sirq + steal))
+    i1=$((idle + iow))
+    sleep 1
+    read -r _c u n s idle iow irq sirq steal _rest </proc/stat
+    echo $((u + n + s + irq + sirq + steal - t1))
+}
+
+# wait_quiet: with BENCH_QUIET_WAIT, wait (bounded) until other processes are nearly idle.
+wait_quiet() {
+    [ "$QUIET_WAIT" -gt 0 ] || return 0
+    local deadline=$((SECONDS + QUIET_WAIT)) busy
+    while busy=$(busy_ticks) && [ "$busy" -gt "$QUIET_MAX" ]; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "   (machine still busy: $busy% of a core; running anyway)"
+            return 0
+        fi
+    done
+}
+
+stop_server() {
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
+
+# load_args FAMILY SERVER: the sockjs-load arguments, or nothing if the server has no
+# counterpart of the workload (the bare server speaks no SockJS).
+load_args() {
+    local family=$1 server=$2
+    local raw=
+    [ "$server" = bare ] && raw=1
+    case $family in
+    ws-echo) echo "${raw:+raw-}ws-echo --connections $ECHO_CONNECTIONS --in-flight $IN_FLIGHT --timeout 60" ;;
+    ws-rtt) echo "${raw:+raw-}ws-rtt --connections 1 --timeout 60" ;;
+    xhr-streaming) [ -z "$raw" ] && echo "xhr-streaming --connections $XHR_SESSIONS --in-flight $XHR_IN_FLIGHT --timeout 60" ;;
+    xhr-polling)
+        if [ -n "$raw" ]; then
+            echo "http-echo --connections $XHR_SESSIONS --timeout 60"
+        else
+            echo "xhr-polling --connections $XHR_SESSIONS --in-flight $XHR_IN_FLIGHT --timeout 60"
+        fi
+        ;;
+    broadcast) [ -z "$raw" ] && echo "broadcast --connections $BROADCAST_SESSIONS --timeout 120" ;;
+    idle) echo "${raw:+raw-}idle --connections $IDLE_SESSIONS --concurrency 256 --timeout 300" ;;
+    *) echo "unknown workload $family" >&2; return 1 ;;
+    esac
+    return 0
+}
+
+echo "== run: $RUNS x ($WORKLOADS) x ($SERVERS)"
+for run in $(seq "$RUNS"); do
+    for family in $WORKLOADS; do
+        for server in $SERVERS; do
+            args=$(load_args "$family" "$server") || true
+            [ -n "$args" ] || continue
+            wait_quiet
+            start_server "$server"
+            # shellcheck disable=SC2086 # $args is a list of words
+            nice -n "$NICE" taskset -c "$CLIENT_CPU" "$BIN/sockjs-load" $args \
+                --target "$SERVER_ADDR" --label "$server" --server-pid "$SERVER_PID" \
+                --size "$SIZE" --duration "$DURATION" --warmup "$WARMUP" \
+                --json-out "$RESULTS" >/dev/null ||
+                echo "   (run $run of $family on $server counted errors: see results.jsonl)"
+            stop_server
+            sleep 0.5
+        done
+    done
+done
+
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+python3 - "$OUT/meta.json" <<EOF
+import json, os, platform, subprocess, sys
+def out(*cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, cwd="$ROOT").stdout.strip()
+    except OSError:
+        return ""
+cpu = ""
+with open("/proc/cpuinfo") as f:
+    for line in f:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+this_pass = {
+    "started": "$STARTED",
+    "loadavg_start": "$LOAD_START",
+    "loadavg_end": "$LOAD_END",
+    "workloads": "$WORKLOADS",
+    "servers": "$SERVERS",
+    "settings": {
+        "runs": $RUNS, "duration_s": $DURATION, "warmup_s": $WARMUP,
+        "echo_connections": $ECHO_CONNECTIONS, "in_flight": $IN_FLIGHT,
+        "xhr_sessions": $XHR_SESSIONS, "xhr_in_flight": $XHR_IN_FLIGHT, "size": $SIZE,
+        "broadcast_sessions": $BROADCAST_SESSIONS, "idle_sessions": $IDLE_SESSIONS,
+        "server_cpu": $SERVER_CPU, "client_cpu": $CLIENT_CPU, "nice": $NICE,
+        "quiet_wait_s": $QUIET_WAIT,
+    },
+}
+passes = []
+if "$APPEND" == "1" and os.path.exists(sys.argv[1]):
+    with open(sys.argv[1]) as f:
+        passes = json.load(f).get("passes", [])
+json.dump({
+    "commit": os.environ.get("BENCH_COMMIT") or out("git", "rev-parse", "--short", "HEAD"),
+    "dirty": bool(out("git", "status", "--porcelain", "--untracked-files=no")),
+    "cpu": cpu,
+    "cpus": int(out("nproc") or 0),
+    "kernel": platform.release(),
+    "rustc": out("rustc", "--version"),
+    "node": out("node", "--version"),
+    "passes": passes + [this_pass],
+}, open(sys.argv[1], "w"), indent=2)
+EOF
+python3 "$BENCH_DIR/report.py" --results "$RESULTS" --meta "$OUT/meta.json" \
+    --markdown "$OUT/REPORT.md" --svg "$OUT/chart.svg"
+echo "== done: $OUT/REPORT.md, $OUT/chart.svg"

@@ -1,0 +1,172 @@
+//! What a load-generator run does.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The kind of load (see the crate docs for the table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// SockJS websocket echo: `connections` sessions, `in_flight` messages outstanding each.
+    WsEcho,
+    /// Plain websocket text echo (the bare server).
+    RawWsEcho,
+    /// SockJS websocket round trip: one message in flight on each connection.
+    WsRtt,
+    /// Plain websocket round trip (the bare server).
+    RawWsRtt,
+    /// `xhr_send` in, one `xhr_streaming` response out (renewed at the response limit).
+    XhrStreaming,
+    /// `xhr_send` in, `xhr` long polls out.
+    XhrPolling,
+    /// Plain HTTP `POST` echo over keep-alive connections (the bare server).
+    HttpEcho,
+    /// `connections` websocket sessions on the broadcast endpoint; one sends, all receive.
+    Broadcast,
+    /// `connections` idle SockJS websocket sessions; server RSS per session.
+    Idle,
+    /// `connections` idle plain websockets (the bare server); server RSS per connection.
+    RawIdle,
+}
+
+impl Workload {
+    /// Every workload, in the order the reports list them.
+    pub const ALL: [Workload; 10] = [
+        Workload::WsEcho,
+        Workload::RawWsEcho,
+        Workload::WsRtt,
+        Workload::RawWsRtt,
+        Workload::XhrStreaming,
+        Workload::XhrPolling,
+        Workload::HttpEcho,
+        Workload::Broadcast,
+        Workload::Idle,
+        Workload::RawIdle,
+    ];
+
+    /// The workload's command-line name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Workload::WsEcho => "ws-echo",
+            Workload::RawWsEcho => "raw-ws-echo",
+            Workload::WsRtt => "ws-rtt",
+            Workload::RawWsRtt => "raw-ws-rtt",
+            Workload::XhrStreaming => "xhr-streaming",
+            Workload::XhrPolling => "xhr-polling",
+            Workload::HttpEcho => "http-echo",
+            Workload::Broadcast => "broadcast",
+            Workload::Idle => "idle",
+            Workload::RawIdle => "raw-idle",
+        }
+    }
+
+    /// Whether the workload speaks plain websocket / HTTP rather than SockJS.
+    pub fn is_raw(self) -> bool {
+        matches!(
+            self,
+            Workload::RawWsEcho | Workload::RawWsRtt | Workload::HttpEcho | Workload::RawIdle
+        )
+    }
+
+    /// The default endpoint prefix: `/broadcast` for the broadcast workload, `/echo` otherwise.
+    pub fn default_prefix(self) -> &'static str {
+        match self {
+            Workload::Broadcast => "/broadcast",
+            _ => "/echo",
+        }
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Workload {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Workload::ALL
+            .into_iter()
+            .find(|w| w.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Workload::ALL.iter().map(|w| w.as_str()).collect();
+                format!("unknown workload {s:?} (one of: {})", names.join(", "))
+            })
+    }
+}
+
+/// One run of the load generator.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct LoadConfig {
+    /// What to do.
+    pub workload: Workload,
+    /// The server (a loopback address).
+    pub target: SocketAddr,
+    /// Endpoint prefix, e.g. `/echo` (the bare server answers at any path).
+    pub prefix: String,
+    /// Name of the server in the report (`sockjs-rs`, `sockjs-node`, `bare`).
+    pub label: String,
+    /// Connections (or sessions).
+    pub connections: usize,
+    /// Messages outstanding per connection (echo workloads; `xhr_send` batches up to this
+    /// many). The rtt workloads always use 1.
+    pub in_flight: usize,
+    /// Message size in bytes (at least 12: a sequence number and a check pattern).
+    pub message_size: usize,
+    /// Load before measuring (also the settle time of the idle workloads).
+    pub warmup: Duration,
+    /// Measured time.
+    pub duration: Duration,
+    /// How long to wait at the end for the answers still in flight; missing ones are errors.
+    pub drain: Duration,
+    /// The whole run (connecting included) is abandoned after this, with an error.
+    pub hard_timeout: Duration,
+    /// Broadcast: the maximum number of measured broadcasts (also bounded by `duration`).
+    pub repetitions: usize,
+    /// Connections being opened at once.
+    pub connect_concurrency: usize,
+    /// The server's process id: its RSS (idle workloads) and CPU time are read from `/proc`.
+    pub server_pid: Option<u32>,
+}
+
+impl LoadConfig {
+    /// A configuration with the defaults of `workload` against `target`.
+    pub fn new(workload: Workload, target: SocketAddr) -> Self {
+        let (connections, in_flight) = match workload {
+            Workload::WsEcho | Workload::RawWsEcho => (50, 8),
+            Workload::WsRtt | Workload::RawWsRtt => (1, 1),
+            Workload::XhrStreaming | Workload::XhrPolling => (50, 4),
+            Workload::HttpEcho => (50, 1),
+            Workload::Broadcast => (1000, 1),
+            Workload::Idle | Workload::RawIdle => (10_000, 1),
+        };
+        LoadConfig {
+            workload,
+            target,
+            prefix: workload.default_prefix().to_string(),
+            label: "server".to_string(),
+            connections,
+            in_flight,
+            message_size: 64,
+            warmup: Duration::from_secs(1),
+            duration: Duration::from_secs(5),
+            drain: Duration::from_secs(2),
+            hard_timeout: Duration::from_secs(120),
+            repetitions: 200,
+            connect_concurrency: 128,
+            server_pid: None,
+        }
+    }
+
+    /// Messages outstanding per connection, as the workload uses it.
+    pub fn effective_in_flight(&self) -> usize {
+        match self.workload {
+            Workload::WsRtt | Workload::RawWsRtt | Workload::HttpEcho => 1,
+            _ => self.in_flight.max(1),
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! The Rust servers under test: sockjs-rs (`/echo`, `/broadcast`) and the bare reference
+//! (plain websocket echo at any path, `POST` echo), each an accept loop over hyper's HTTP/1.1
+//! server.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{FutureExt, SinkExt, StreamExt};
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use sockjs_hyper::{Config, Connection, ConnectionSender, SockJs};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+
+/// The largest `POST` body the bare server echoes.
+const BARE_MAX_BODY: usize = 1024 * 1024;
+
+/// The sockjs-rs endpoints of the benchmark: `/echo` and `/broadcast`, default configuration.
+#[derive(Clone, Debug)]
+pub struct SockJsApp {
+    echo: SockJs,
+    broadcast: SockJs,
+}
+
+/// The members of the broadcast endpoint (application state, not the library's).
+#[derive(Default)]
+struct Room {
+    next: AtomicU64,
+    members: Mutex<HashMap<u64, ConnectionSender>>,
+}
+
+async fn echo(mut conn: Connection) {
+    while let Some(message) = conn.recv().await {
+        if conn.send(message).await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn broadcast(room: Arc<Room>, mut conn: Connection) {
+    let id = room.next.fetch_add(1, Ordering::Relaxed);
+    if let Ok(mut m) = room.members.lock() {
+        m.insert(id, conn.sender());
+    }
+    while let Some(message) = conn.recv().await {
+        if let Ok(members) = room.members.lock() {
+            for member in members.values() {
+                // A slow member is skipped rather than stalling the room.
+                let _ = member.try_send(&message);
+            }
+        }
+    }
+    if let Ok(mut m) = room.members.lock() {
+        m.remove(&id);
+    }
+}
+
+impl SockJsApp {
+    /// Build both endpoints with [`Config::default`].
+    pub fn new() -> Result<SockJsApp, sockjs_hyper::Error> {
+        let room = Arc::new(Room::default());
+        Ok(SockJsApp {
+            echo: SockJs::new("/echo", Config::default(), echo)?,
+            broadcast: SockJs::new("/broadcast", Config::default(), move |conn| {
+                broadcast(Arc::clone(&room), conn)
+            })?,
+        })
+    }
+
+    /// Answer one request: the endpoint whose prefix matches, else 404.
+    pub async fn handle(&self, req: Request<Incoming>) -> Response<sockjs_hyper::ResponseBody> {
+        let path = req.uri().path();
+        if self.echo.matches(path) {
+            self.echo.handle(req).await
+        } else if self.broadcast.matches(path) {
+            self.broadcast.handle(req).await
+        } else {
+            text(StatusCode::NOT_FOUND, "404 Not Found\n")
+        }
+    }
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<UnsyncBoxBody<Bytes, Infallible>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())).boxed_unsync());
+    *r.status_mut() = status;
+    r
+}
+
+/// Accept connections on `listener` forever, serving each with `handle` (HTTP/1.1 with
+/// upgrades).
+async fn accept_loop<H, F>(listener: TcpListener, handle: H) -> std::io::Result<()>
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<UnsyncBoxBody<Bytes, Infallible>>> + Send + 'static,
+{
+    loop {
+        let (stream, _peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors, most likely: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let response = handle(req);
+                async move { Ok::<_, Infallible>(response.await) }
+            });
+            let conn = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection error");
+            }
+        });
+    }
+}
+
+/// Serve the sockjs-rs benchmark endpoints on `listener`.
+pub async fn serve_sockjs(listener: TcpListener) -> std::io::Result<()> {
+    let app = SockJsApp::new().map_err(std::io::Error::other)?;
+    accept_loop(listener, move |req| {
+        let app = app.clone();
+        async move { app.handle(req).await }
+    })
+    .await
+}
+
+/// Serve the bare reference on `listener`: a websocket upgrade at any path echoes text and
+/// binary messages; any other `POST` answers 200 with its body; anything else 200 `bare`.
+pub async fn serve_bare(listener: TcpListener) -> std::io::Result<()> {
+    accept_loop(listener, bare).await
+}
+
+/// The bare server's websocket settings: the read buffer sockjs-rs uses, so the comparison
+/// is about the protocol work rather than buffer tuning; writes are batched until a flush.
+fn bare_ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(16 * 1024)
+        .max_write_buffer_size(8 * 1024 * 1024)
+        .max_message_size(Some(4 * 1024 * 1024))
+        .max_frame_size(Some(4 * 1024 * 1024))
+}
+
+async fn bare(mut req: Request<Incoming>) -> Response<UnsyncBoxBody<Bytes, Infallible>> {
+    let is_upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if is_upgrade {
+        let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
+            return text(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key\n");
+        };
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            let upgraded = match on_upgrade.await {
+                Ok(u) => u,
+                Err(e) => {
+                    tracing::debug!(error = %e, "upgrade failed");
+                    return;
+                }
+            };
+            let mut ws = WebSocketStream::from_raw_socket(
+                TokioIo::new(upgraded),
+                Role::Server,
+                Some(bare_ws_config()),
+            )
+            .await;
+            // Echo every message; flush when nothing more has arrived, so that a burst is
+            // answered with one write.
+            'read: while let Some(Ok(mut message)) = ws.next().await {
+                loop {
+                    if message.is_close() {
+                        break 'read;
+                    }
+                    // Pings are answered by tungstenite itself; pongs are ignored.
+                    let echo = message.is_text() || message.is_binary();
+                    if echo && ws.feed(message).await.is_err() {
+                        break 'read;
+                    }
+                    match ws.next().now_or_never() {
+                        Some(Some(Ok(next))) => message = next,
+                        Some(_) => break 'read,
+                        None => break,
+                    }
+                }
+                if ws.flush().await.is_err() {
+                    break;
+                }
+            }
+            // tungstenite has queued the close reply; send it.
+            let _ = ws.flush().await;
+        });
+        let mut r = text(StatusCode::SWITCHING_PROTOCOLS, "");
+        *r.body_mut() = http_body_util::Empty::new().boxed_unsync();
+        let h = r.headers_mut();
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        if let Ok(v) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
+            h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+        }
+        return r;
+    }
+    if req.method() != Method::POST {
+        return text(StatusCode::OK, "bare\n");
+    }
+    match Limited::new(req.into_body(), BARE_MAX_BODY).collect().await {
+        Ok(body) => {
+            let mut r = Response::new(Full::new(body.to_bytes()).boxed_unsync());
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=UTF-8"),
+            );
+            r
+        }
+        Err(_) => text(StatusCode::PAYLOAD_TOO_LARGE, "too large\n"),
+    }
+}
+
+/// Start a server (`serve_sockjs` or `serve_bare`) on `127.0.0.1:0` on a background thread
+/// with its own runtime; returns its address. The server lives as long as the process.
+pub fn spawn_background<S, F>(serve: S) -> std::io::Result<std::net::SocketAddr>
+where
+    S: FnOnce(TcpListener) -> F + Send + 'static,
+    F: Future<Output = std::io::Result<()>>,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            let listener = match TcpListener::bind("127.0.0.1:0").await {
+                Ok(l) => l,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            let _ = tx.send(listener.local_addr());
+            if let Err(e) = serve(listener).await {
+                tracing::error!(error = %e, "server stopped");
+            }
+        });
+    });
+    rx.recv()
+        .map_err(|_| std::io::Error::other("the server thread died before binding"))?
+}
+
+/// Log to stderr with `RUST_LOG` as the filter (default `info`).
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+}
+
+/// The body of the server binaries' `main`: a multi-threaded runtime (one worker per CPU
+/// the process may use), bind `listen`, call `on_bound` with the address, serve until Ctrl-C
+/// or SIGTERM.
+pub fn run_server<S, F>(
+    listen: std::net::SocketAddr,
+    serve: S,
+    on_bound: impl FnOnce(std::net::SocketAddr),
+) -> std::io::Result<()>
+where
+    S: FnOnce(TcpListener) -> F,
+    F: Future<Output = std::io::Result<()>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(listen).await?;
+        on_bound(listener.local_addr()?);
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = serve(listener) => r,
+            _ = tokio::signal::ctrl_c() => Ok(()),
+            _ = term.recv() => Ok(()),
+        }
+    })
+}

@@ -1,0 +1,294 @@
+//! Websocket clients: connecting (SockJS or plain), and the echo / round-trip workloads.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{FutureExt, SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::config::LoadConfig;
+use crate::frame::{self, Kind};
+use crate::payload;
+use crate::stats::{measure, Outcome, Stats, Window};
+
+/// A client websocket.
+pub(crate) type Ws = WebSocketStream<TcpStream>;
+
+/// At most this many already-arrived messages are answered with one flush.
+const MAX_BATCH: usize = 256;
+
+/// How long a close handshake may take at the end of a run before the socket is dropped.
+const CLOSE_WAIT: Duration = Duration::from_millis(500);
+
+/// A session URL path: `<prefix>/<server>/<session>/<transport>` with a fresh session id.
+pub(crate) fn session_path(prefix: &str, index: usize, transport: &str) -> String {
+    format!(
+        "{prefix}/{:03}/{index:x}-{:08x}/{transport}",
+        index % 1000,
+        rand::random::<u32>()
+    )
+}
+
+/// The websocket path of connection `index`: a SockJS session URL, or `<prefix>/websocket`
+/// for the bare server (which answers at any path).
+pub(crate) fn ws_path(config: &LoadConfig, index: usize) -> String {
+    if config.workload.is_raw() {
+        format!("{}/websocket", config.prefix)
+    } else {
+        session_path(&config.prefix, index, "websocket")
+    }
+}
+
+/// Open a websocket to `path` on `addr`; for SockJS (`sockjs`), also wait for the `o` frame.
+pub(crate) async fn connect(
+    addr: SocketAddr,
+    path: &str,
+    sockjs: bool,
+    read_buffer: usize,
+) -> Result<Ws, String> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| format!("set_nodelay: {e}"))?;
+    // Writes are batched by `feed` + `flush`: keep tungstenite's write buffer.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(read_buffer)
+        .write_buffer_size(read_buffer);
+    let url = format!("ws://{addr}{path}");
+    let (mut ws, _response) =
+        tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(config))
+            .await
+            .map_err(|e| format!("websocket handshake {path}: {e}"))?;
+    if sockjs {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) if t.as_str() == "o" => {}
+            Some(Ok(other)) => return Err(format!("expected the open frame, got {other:?}")),
+            Some(Err(e)) => return Err(format!("waiting for the open frame: {e}")),
+            None => return Err("closed before the open frame".into()),
+        }
+    }
+    Ok(ws)
+}
+
+/// Open `config.connections` websockets, `config.connect_concurrency` at a time. Failures
+/// are counted; the connections that opened are returned.
+pub(crate) async fn connect_all(config: &LoadConfig, stats: &Stats, read_buffer: usize) -> Vec<Ws> {
+    let sockjs = !config.workload.is_raw();
+    let addr = config.target;
+    let paths: Vec<String> = (0..config.connections)
+        .map(|i| ws_path(config, i))
+        .collect();
+    let results: Vec<Result<Ws, String>> = futures::stream::iter(paths)
+        .map(|path| async move { connect(addr, &path, sockjs, read_buffer).await })
+        .buffer_unordered(config.connect_concurrency.max(1))
+        .collect()
+        .await;
+    let mut open = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(ws) => open.push(ws),
+            Err(e) => stats.error(e),
+        }
+    }
+    open
+}
+
+/// Close `ws` politely, without waiting long for the server's answer.
+pub(crate) async fn close(mut ws: Ws) {
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        let _ = ws.close(None).await;
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+}
+
+/// What each echo connection needs to know.
+#[derive(Clone, Copy)]
+struct EchoParams {
+    sockjs: bool,
+    in_flight: usize,
+    size: usize,
+    window: Window,
+    drain: Duration,
+}
+
+/// `ws-echo`, `raw-ws-echo`, `ws-rtt`, `raw-ws-rtt`.
+pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
+    let conns = connect_all(config, stats, 16 * 1024).await;
+    let sessions = conns.len();
+    let window = Window::starting_now(config);
+    let params = EchoParams {
+        sockjs: !config.workload.is_raw(),
+        in_flight: config.effective_in_flight(),
+        size: config.message_size,
+        window,
+        drain: config.drain,
+    };
+    let mut tasks = JoinSet::new();
+    for ws in conns {
+        tasks.spawn(echo_connection(ws, params, Arc::clone(stats)));
+    }
+    let measured = measure(config, stats, window).await;
+    while tasks.join_next().await.is_some() {}
+    Outcome {
+        measured: Some(measured),
+        sessions,
+        ..Outcome::default()
+    }
+}
+
+/// One connection's state while echoing.
+struct Echo {
+    params: EchoParams,
+    next_send: u64,
+    next_recv: u64,
+    sent_at: VecDeque<Instant>,
+    latencies: Vec<u64>,
+    out: String,
+}
+
+impl Echo {
+    /// The next message to send, framed for the server.
+    fn next_message(&mut self) -> Message {
+        self.out.clear();
+        if self.params.sockjs {
+            self.out.push_str("[\"");
+            payload::write(self.next_send, self.params.size, &mut self.out);
+            self.out.push_str("\"]");
+        } else {
+            payload::write(self.next_send, self.params.size, &mut self.out);
+        }
+        self.next_send += 1;
+        self.sent_at.push_back(Instant::now());
+        Message::text(self.out.as_str())
+    }
+
+    /// Check one echoed message; `Err` ends the connection.
+    fn received(&mut self, message: &str, stats: &Stats) -> Result<(), String> {
+        let seq = self.next_recv;
+        if let Err(m) = payload::check(seq, self.params.size, message) {
+            return Err(payload::describe(seq, &m, message));
+        }
+        self.next_recv += 1;
+        stats.received.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        if let Some(sent) = self.sent_at.pop_front() {
+            if self.params.window.contains(now) {
+                self.latencies
+                    .push(u64::try_from((now - sent).as_nanos()).unwrap_or(u64::MAX));
+            }
+        }
+        Ok(())
+    }
+
+    fn outstanding(&self) -> u64 {
+        self.next_send - self.next_recv
+    }
+}
+
+async fn echo_connection(mut ws: Ws, params: EchoParams, stats: Arc<Stats>) {
+    let mut echo = Echo {
+        params,
+        next_send: 0,
+        next_recv: 0,
+        sent_at: VecDeque::with_capacity(params.in_flight),
+        latencies: Vec::new(),
+        out: String::new(),
+    };
+    let result = echo_loop(&mut ws, &mut echo, &stats).await;
+    if let Err(e) = result {
+        stats.error(e);
+    }
+    stats.add_latencies(std::mem::take(&mut echo.latencies));
+    close(ws).await;
+}
+
+async fn echo_loop(ws: &mut Ws, echo: &mut Echo, stats: &Stats) -> Result<(), String> {
+    let window = echo.params.window;
+    for _ in 0..echo.params.in_flight {
+        let m = echo.next_message();
+        ws.feed(m).await.map_err(|e| format!("send: {e}"))?;
+        stats.sent.fetch_add(1, Ordering::Relaxed);
+    }
+    ws.flush().await.map_err(|e| format!("send: {e}"))?;
+    let drain_until = window.to + echo.params.drain;
+    loop {
+        let loading = Instant::now() < window.to;
+        if !loading && echo.outstanding() == 0 {
+            return Ok(());
+        }
+        let deadline = if loading { window.to } else { drain_until };
+        let incoming = match tokio::time::timeout_at(deadline.into(), ws.next()).await {
+            Ok(incoming) => incoming,
+            Err(_) if loading => continue,
+            Err(_) => {
+                let lost = echo.outstanding();
+                stats.errors_n(lost, "echo not received before the end of the drain");
+                return Ok(());
+            }
+        };
+        let before = echo.next_recv;
+        handle_incoming(incoming, echo, stats)?;
+        // Take whatever else has already arrived, so that one flush answers all of it.
+        for _ in 0..MAX_BATCH {
+            match ws.next().now_or_never() {
+                Some(incoming) => handle_incoming(incoming, echo, stats)?,
+                None => break,
+            }
+        }
+        let answered = echo.next_recv - before;
+        if Instant::now() < window.to && answered > 0 {
+            for _ in 0..answered {
+                let m = echo.next_message();
+                ws.feed(m).await.map_err(|e| format!("send: {e}"))?;
+                stats.sent.fetch_add(1, Ordering::Relaxed);
+            }
+            ws.flush().await.map_err(|e| format!("send: {e}"))?;
+        }
+    }
+}
+
+/// Check one incoming websocket message (a SockJS frame or a raw echo).
+fn handle_incoming(
+    incoming: Option<Result<Message, WsError>>,
+    echo: &mut Echo,
+    stats: &Stats,
+) -> Result<(), String> {
+    match incoming {
+        Some(Ok(Message::Text(t))) => {
+            if !echo.params.sockjs {
+                return echo.received(t.as_str(), stats);
+            }
+            let mut bad = None;
+            let kind = frame::parse(t.as_str(), |m| {
+                if bad.is_none() {
+                    if let Err(e) = echo.received(m, stats) {
+                        bad = Some(e);
+                    }
+                }
+            })?;
+            if let Some(e) = bad {
+                return Err(e);
+            }
+            match kind {
+                Kind::Messages(_) | Kind::Heartbeat => Ok(()),
+                Kind::Open => Err("a second open frame".into()),
+                Kind::Close(c) => Err(format!("the server closed the session: {c}")),
+            }
+        }
+        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Ok(()),
+        Some(Ok(Message::Binary(_))) => Err("unexpected binary message".into()),
+        Some(Ok(Message::Close(c))) => Err(format!("the server closed: {c:?}")),
+        Some(Err(e)) => Err(format!("receive: {e}")),
+        None => Err("the connection ended".into()),
+    }
+}

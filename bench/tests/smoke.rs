@@ -1,0 +1,165 @@
+//! Smoke test of the benchmark, so it cannot rot: every workload of the load generator runs
+//! for about a second, with a few connections, against the in-process sockjs-rs server (or
+//! the bare server for the raw workloads), and must count messages and no error.
+//!
+//! The servers run on their own threads and runtimes, as separate processes would; the
+//! numbers are meaningless here (the test shares the machine with everything else).
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use sockjs_bench::servers::{serve_bare, serve_sockjs, spawn_background};
+use sockjs_bench::{LoadConfig, RunReport, Workload};
+
+fn sockjs_server() -> SocketAddr {
+    static ADDR: OnceLock<SocketAddr> = OnceLock::new();
+    *ADDR.get_or_init(|| spawn_background(serve_sockjs).expect("sockjs-rs server starts"))
+}
+
+fn bare_server() -> SocketAddr {
+    static ADDR: OnceLock<SocketAddr> = OnceLock::new();
+    *ADDR.get_or_init(|| spawn_background(serve_bare).expect("bare server starts"))
+}
+
+/// A short run of `workload` with `connections` connections.
+fn short(workload: Workload, connections: usize) -> LoadConfig {
+    let target = if workload.is_raw() {
+        bare_server()
+    } else {
+        sockjs_server()
+    };
+    let mut c = LoadConfig::new(workload, target);
+    c.label = "smoke".into();
+    c.connections = connections;
+    c.in_flight = 4;
+    c.warmup = Duration::from_millis(200);
+    c.duration = Duration::from_millis(800);
+    c.drain = Duration::from_secs(3);
+    c.hard_timeout = Duration::from_secs(15);
+    c.repetitions = 20;
+    c.server_pid = Some(std::process::id());
+    c
+}
+
+fn run(config: LoadConfig) -> RunReport {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let report = rt.block_on(sockjs_bench::run(&config));
+    eprintln!("{report}");
+    // The JSON line must be valid JSON with the headline number.
+    let json: serde_json::Value =
+        serde_json::from_str(&report.to_json()).expect("the report is JSON");
+    assert_eq!(json["workload"], config.workload.as_str());
+    assert!(json["value"].is_number());
+    assert_eq!(
+        report.errors, 0,
+        "{}: errors {:?}",
+        config.workload, report.error_samples
+    );
+    assert_eq!(report.sessions, config.connections, "every session opened");
+    report
+}
+
+fn throughput(workload: Workload, connections: usize) {
+    let r = run(short(workload, connections));
+    assert!(r.messages > 0, "{workload}: no message in the window");
+    assert!(r.msgs_per_sec > 0.0);
+    assert!(r.latency_us.is_some(), "{workload}: latency samples");
+    assert!(r.received_total <= r.sent_total);
+}
+
+#[test]
+fn ws_echo() {
+    throughput(Workload::WsEcho, 4);
+}
+
+#[test]
+fn raw_ws_echo() {
+    throughput(Workload::RawWsEcho, 4);
+}
+
+#[test]
+fn ws_rtt() {
+    let r = run(short(Workload::WsRtt, 1));
+    assert!(r.messages > 0);
+    assert!(r.value > 0.0, "rtt p50 reported");
+    assert_eq!(r.in_flight, 1);
+}
+
+#[test]
+fn raw_ws_rtt() {
+    let r = run(short(Workload::RawWsRtt, 1));
+    assert!(r.messages > 0);
+    assert!(r.value > 0.0, "rtt p50 reported");
+}
+
+#[test]
+fn xhr_streaming() {
+    throughput(Workload::XhrStreaming, 4);
+}
+
+#[test]
+fn xhr_streaming_renews_at_the_response_limit() {
+    // 1 KiB messages: the 128 KiB response limit is reached within the second.
+    let mut c = short(Workload::XhrStreaming, 2);
+    c.message_size = 1024;
+    let r = run(c);
+    assert!(r.messages > 0);
+    assert!(r.reconnects > 0, "streaming responses were renewed");
+}
+
+#[test]
+fn xhr_polling() {
+    throughput(Workload::XhrPolling, 4);
+}
+
+#[test]
+fn http_echo() {
+    throughput(Workload::HttpEcho, 4);
+}
+
+#[test]
+fn broadcast() {
+    let r = run(short(Workload::Broadcast, 20));
+    assert!(r.messages > 0, "broadcasts received");
+    let b = r.broadcast_ms.expect("broadcast latencies");
+    assert!(b.count > 0 && b.p50 > 0.0);
+    assert_eq!(r.messages % 20, 0, "every session got every broadcast");
+}
+
+#[test]
+fn idle() {
+    let r = run(short(Workload::Idle, 50));
+    assert!(r.kb_per_session.is_some(), "RSS read");
+    assert_eq!(r.received_total, 50, "every idle session echoed once");
+}
+
+#[test]
+fn raw_idle() {
+    let r = run(short(Workload::RawIdle, 50));
+    assert!(r.kb_per_session.is_some(), "RSS read");
+    assert_eq!(r.received_total, 50);
+}
+
+#[test]
+fn a_dead_server_is_counted_as_errors() {
+    // Bind and drop a listener: nothing listens on that port afterwards.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut c = LoadConfig::new(Workload::WsEcho, addr);
+    c.connections = 2;
+    c.warmup = Duration::ZERO;
+    c.duration = Duration::from_millis(100);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let r = rt.block_on(sockjs_bench::run(&c));
+    assert_eq!(r.errors, 2, "{:?}", r.error_samples);
+    assert_eq!(r.messages, 0);
+}
