@@ -314,3 +314,73 @@ async fn next_cause(
         .unwrap()
         .unwrap()
 }
+
+/// A server with `config`, whose handler reports each session's close cause; `flood` makes the
+/// handler send 64 KiB messages without pause.
+async fn cause_server(
+    config: Config,
+    flood: bool,
+) -> (
+    SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<Option<sockjs_hyper::CloseCause>>,
+) {
+    use sockjs_hyper::{Connection, SockJs};
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let endpoint = SockJs::new("/dead", config, move |mut conn: Connection| {
+        let tx = tx.clone();
+        async move {
+            if flood {
+                let chunk = "y".repeat(64 * 1024);
+                while conn.send(&chunk).await.is_ok() {}
+            } else {
+                while conn.recv().await.is_some() {}
+            }
+            let _ = tx.send(conn.close_cause());
+        }
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fallback: sockjs_examples::Fallback = std::sync::Arc::new(|_req| {
+        Box::pin(async { sockjs_examples::respond(hyper::StatusCode::NOT_FOUND, "text/plain", "") })
+    });
+    tokio::spawn(serve_hyper(listener, vec![endpoint], fallback));
+    (addr, rx)
+}
+
+#[tokio::test]
+async fn websocket_ping_drops_a_peer_that_stopped_answering() {
+    let mut config = Config::default();
+    config.websocket_ping_interval = Some(Duration::from_millis(200));
+    let (addr, mut rx) = cause_server(config, false).await;
+    // The client reads `o`, then is never polled again: it answers no ping.
+    let silent = ws(addr, "/dead").await;
+    assert_eq!(
+        next_cause(&mut rx).await,
+        Some(sockjs_hyper::CloseCause::Interrupted)
+    );
+    drop(silent);
+    // A client that keeps reading answers the pings and stays.
+    let mut alive = ws(addr, "/dead").await;
+    let reader = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Some(Ok(_)) = alive.next().await {}
+    });
+    assert!(reader.await.is_err(), "a responsive client stays connected");
+    assert!(rx.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn websocket_write_timeout_drops_a_client_that_stopped_reading() {
+    let mut config = Config::default();
+    config.write_timeout = Duration::from_millis(500);
+    config.max_message_size = 128 * 1024;
+    let (addr, mut rx) = cause_server(config, true).await;
+    // The client reads `o` and then nothing: the socket buffers fill and the server's write
+    // blocks past the write timeout.
+    let stalled = ws(addr, "/dead").await;
+    assert_eq!(
+        next_cause(&mut rx).await,
+        Some(sockjs_hyper::CloseCause::Interrupted)
+    );
+    drop(stalled);
+}
