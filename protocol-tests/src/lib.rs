@@ -39,6 +39,9 @@ pub struct ServerOptions {
     pub heartbeat: Duration,
     /// Client library URL written into the iframe page.
     pub sockjs_url: String,
+    /// How long a client may take to send a request head before its connection is dropped
+    /// (slow-client protection, a hyper server setting).
+    pub header_read_timeout: Duration,
 }
 
 impl Default for ServerOptions {
@@ -46,6 +49,7 @@ impl Default for ServerOptions {
         ServerOptions {
             heartbeat: Duration::from_secs(25),
             sockjs_url: sockjs_hyper::core::DEFAULT_SOCKJS_URL.into(),
+            header_read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -167,6 +171,7 @@ pub async fn serve(listener: tokio::net::TcpListener, opts: ServerOptions) -> st
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let header_read_timeout = opts.header_read_timeout;
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let app = app.clone();
@@ -174,7 +179,7 @@ pub async fn serve(listener: tokio::net::TcpListener, opts: ServerOptions) -> st
             });
             let conn = http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
+                .header_read_timeout(header_read_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades();
             if let Err(e) = conn.await {

@@ -98,6 +98,12 @@ pub struct Config {
     /// Largest number of messages in one `xhr_send`/`jsonp_send` batch or one websocket
     /// message; larger batches get 413 (HTTP) or close code 1009. Default: 10 000.
     pub max_batch_messages: usize,
+    /// Receiving connections held open at once by the endpoint: HTTP polling and streaming
+    /// requests waiting for frames, and websockets. Each holds a connection and its buffers;
+    /// beyond the limit new ones get 503. (A session has at most one receiver, and a second one
+    /// is answered at once with 2010, so `max_sessions` bounds them too; this limit can be
+    /// lower.) Default: 100 000.
+    pub max_receivers: usize,
     /// `xhr_send`/`jsonp_send` requests of one session being processed at once (each may hold
     /// a body up to `max_request_body` while the application catches up); more get 503.
     /// sockjs-client sends one at a time. Default: 4.
@@ -140,6 +146,7 @@ impl Default for Config {
             max_sessions: 100_000,
             max_sessions_per_addr: None,
             max_batch_messages: 10_000,
+            max_receivers: 100_000,
             max_sends_in_flight: 4,
             max_session_id_len: 128,
             origins: OriginPolicy::any(),
@@ -212,6 +219,7 @@ impl Config {
                 self.max_sessions_per_addr.unwrap_or(1),
             ),
             ("max_batch_messages", self.max_batch_messages),
+            ("max_receivers", self.max_receivers),
             ("max_sends_in_flight", self.max_sends_in_flight),
             ("max_session_id_len", self.max_session_id_len),
         ] {

@@ -43,6 +43,8 @@ pub(crate) struct Endpoint {
     /// Live sessions per client IP, when `max_sessions_per_addr` is set (touched on open and
     /// end only).
     per_addr: Mutex<HashMap<IpAddr, usize>>,
+    /// Places for receiving connections (`max_receivers`).
+    receivers: Arc<tokio::sync::Semaphore>,
 }
 
 /// What a session is being created for.
@@ -62,6 +64,8 @@ pub(crate) enum OpenError {
     ShuttingDown,
     /// The client's address is at `max_sessions_per_addr`.
     AddrFull,
+    /// The endpoint holds `max_receivers` receiving connections.
+    TooManyReceivers,
 }
 
 /// The outcome of a broadcast.
@@ -87,6 +91,7 @@ impl Endpoint {
             shutting_down: AtomicBool::new(false),
             idle: Notify::new(),
             per_addr: Mutex::new(HashMap::new()),
+            receivers: Arc::new(tokio::sync::Semaphore::new(config.max_receivers)),
             config,
             handler,
         }
@@ -179,6 +184,13 @@ impl Endpoint {
                 map.remove(&addr);
             }
         }
+    }
+
+    /// A place for one receiving connection, or `TooManyReceivers`.
+    pub(crate) fn receiver_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, OpenError> {
+        Arc::clone(&self.receivers)
+            .try_acquire_owned()
+            .map_err(|_| OpenError::TooManyReceivers)
     }
 
     /// Forget a session that was opened but never started (it lost a race for its id).

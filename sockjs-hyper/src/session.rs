@@ -453,6 +453,8 @@ enum Refused {
 pub(crate) struct ReceiverGuard {
     pub(crate) session: Arc<SessionHandle>,
     pub(crate) id: ReceiverId,
+    /// The receiver's place under `max_receivers`, given back with the guard.
+    pub(crate) _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl Drop for ReceiverGuard {

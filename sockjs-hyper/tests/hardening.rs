@@ -263,3 +263,32 @@ async fn a_streaming_client_that_stops_reading_is_dropped_after_the_write_timeou
     // for minutes of simulated time.
     drop(body);
 }
+
+#[tokio::test(start_paused = true)]
+async fn receiving_connections_are_bounded() {
+    let mut config = Config::default();
+    config.max_receivers = 1;
+    let sockjs = endpoint(config);
+    // one streaming receiver holds the only place while its response is open
+    let held = sockjs
+        .handle(req("POST", "/s/0/r1/xhr_streaming", None, ""))
+        .await;
+    assert_eq!(held.status(), StatusCode::OK);
+    let r = sockjs.handle(req("POST", "/s/0/r2/xhr", None, "")).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        text(r.into_body()).await,
+        "Too many receiving connections.\n"
+    );
+    let r = sockjs
+        .handle(req("GET", "/s/0/r3/websocket", None, ""))
+        .await;
+    assert_ne!(r.status(), StatusCode::OK);
+    // once it ends, the place is free again
+    drop(held);
+    let r = sockjs.handle(req("POST", "/s/0/r2/xhr", None, "")).await;
+    assert_eq!(text(r.into_body()).await, "o\n");
+    // a finished poll gave its place back too
+    let r = sockjs.handle(req("POST", "/s/0/r4/xhr", None, "")).await;
+    assert_eq!(text(r.into_body()).await, "o\n");
+}

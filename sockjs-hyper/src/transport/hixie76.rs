@@ -85,6 +85,11 @@ pub(crate) fn serve<B>(
         .unwrap_or("localhost");
     let location = format!("ws://{}{}", host, req.uri().path());
     let origin = h.get(header::ORIGIN).cloned();
+    // Refused before anything is opened when the endpoint holds max_receivers connections.
+    let slot = match ep.receiver_slot() {
+        Ok(slot) => slot,
+        Err(e) => return Reject::Unavailable(e).into_response(),
+    };
     let new = new_session(ep, &req, Some(Transport::WebSocket), peer);
     let (session, connection) = match ep.open(new) {
         Ok(opened) => opened,
@@ -96,6 +101,7 @@ pub(crate) fn serve<B>(
     let span = session.span.clone();
     tokio::spawn(
         async move {
+            let _slot = slot;
             let handshake = async {
                 let mut io = TokioIo::new(on_upgrade.await.ok()?);
                 let mut key3 = [0u8; 8];

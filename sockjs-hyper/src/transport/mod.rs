@@ -137,13 +137,20 @@ pub(crate) fn receive<B>(
     framing: Framing,
     mode: ReceiveMode,
 ) -> Result<Receiving, Reject> {
+    let slot = ep.receiver_slot().map_err(Reject::Unavailable)?;
     // A session found a moment before it expired is replaced on the second round.
     for _ in 0..2 {
         let session = ep
             .http_session(id, || new_session(ep, req, Some(transport), peer))
             .map_err(Reject::Unavailable)?;
         match session.attach(framing.clone(), mode) {
-            Ok(rid) => return Ok(Receiving::Attached(ReceiverGuard { session, id: rid })),
+            Ok(rid) => {
+                return Ok(Receiving::Attached(ReceiverGuard {
+                    session,
+                    id: rid,
+                    _slot: slot,
+                }))
+            }
             Err(AttachError::AnotherConnection { frame }) => return Ok(Receiving::Refused(frame)),
             Err(AttachError::Expired) => continue,
         }
@@ -187,6 +194,10 @@ impl Reject {
             Reject::Unavailable(OpenError::ShuttingDown) => {
                 text(StatusCode::SERVICE_UNAVAILABLE, "Server shutting down.\n")
             }
+            Reject::Unavailable(OpenError::TooManyReceivers) => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many receiving connections.\n",
+            ),
             Reject::Unavailable(OpenError::AddrFull) => text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Too many sessions from this address.\n",

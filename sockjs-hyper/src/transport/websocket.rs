@@ -117,6 +117,11 @@ pub(crate) fn serve<B>(
         Ok(ok) => ok,
         Err(reject) => return reject.into_response(),
     };
+    // Refused before anything is opened when the endpoint holds max_receivers connections.
+    let slot = match ep.receiver_slot() {
+        Ok(slot) => slot,
+        Err(e) => return Reject::Unavailable(e).into_response(),
+    };
     let transport = (mode == Mode::SockJs).then_some(Transport::WebSocket);
     let (session, connection) = match ep.open(new_session(ep, &req, transport, peer)) {
         Ok(opened) => opened,
@@ -126,6 +131,7 @@ pub(crate) fn serve<B>(
     let span = session.span.clone();
     tokio::spawn(
         async move {
+            let _slot = slot;
             let upgraded = match on_upgrade.await {
                 Ok(u) => u,
                 Err(e) => {
