@@ -14,7 +14,10 @@
 #   6. RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps
 #   7. fuzz smoke: scripts/fuzz-smoke.sh (cargo-fuzz, installed if missing)
 #   8. end-to-end: npm ci and node --test in protocol-tests/e2e, against the
-#      sockjs-conformance-server built in step 4
+#      sockjs-conformance-server and the chat example built in step 4: the real
+#      sockjs-client in Node, in headless Chromium (Debian's chromium, driven by
+#      playwright-core) and behind a real nginx started on loopback by the tests
+#      (chromium and nginx are installed first when missing)
 #
 # Reaches only crates.io, the npm registry and Debian's packages.
 set -euo pipefail
@@ -137,6 +140,15 @@ SERVER_BIN="$TARGET_DIR/debug/sockjs-conformance-server"
 [ -x "$SERVER_BIN" ] || die "the conformance server was not built: $SERVER_BIN is missing"
 echo "$SERVER_BIN"
 
+# The chat demo for the browser test. Step 4 built it already (--all-targets);
+# this makes the dependency explicit and is a no-op then: `--workspace` keeps
+# step 4's feature set (`-p sockjs-examples` alone would resolve features anew
+# and relink the example).
+step "cargo build --workspace --example chat (the chat demo of the browser test)"
+cargo build --workspace --example chat
+CHAT_BIN="$TARGET_DIR/debug/examples/chat"
+[ -x "$CHAT_BIN" ] || die "the chat example was not built: $CHAT_BIN is missing"
+
 step "browser and proxy for the e2e tests: Debian's chromium and nginx (installed if missing)"
 ensure_apt_packages chromium nginx
 
@@ -146,9 +158,12 @@ step "npm ci (protocol-tests/e2e)"
 step "e2e: node --test (protocol-tests/e2e) against $SERVER_BIN"
 # The variables that point the suite elsewhere are cleared: this command tests
 # the server it just built.
+E2E_START=$SECONDS
 (cd protocol-tests/e2e &&
   env -u SOCKJS_URL -u SOCKJS_HEARTBEAT_SECS -u SOCKJS_E2E_PROFILE -u SOCKJS_E2E_TRANSPORTS \
-    SOCKJS_SERVER_BIN="$SERVER_BIN" node --test)
+    -u SOCKJS_E2E_BROWSER_TRANSPORTS \
+    SOCKJS_SERVER_BIN="$SERVER_BIN" SOCKJS_CHAT_BIN="$CHAT_BIN" node --test)
+echo "e2e step took $((SECONDS - E2E_START))s"
 
 CURRENT_STEP="(done)"
 printf '\n==> all steps passed in %ss\n' "$((SECONDS - START_SECONDS))"

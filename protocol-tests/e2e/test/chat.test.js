@@ -110,6 +110,7 @@ describe('chat demo in Chromium', () => {
 
   it('alice types a message and the admin sees it (and back)', BOUNDED, async () => {
     const fromAlice = `hello from alice ✓ ${Date.now()}`;
+    await alice.bringToFront(); // as a person switches tabs; a background tab's click is slow
     await alice.fill('#text', fromAlice);
     await alice.click('#say button');
     for (const [page, name] of [
@@ -127,6 +128,7 @@ describe('chat demo in Chromium', () => {
     assert.equal(await alice.inputValue('#text'), '', 'the form is cleared after sending');
 
     const fromAdmin = `hi alice, admin here "quoted" <b>not bold</b> ${Date.now()}`;
+    await admin.bringToFront();
     await admin.fill('#text', fromAdmin);
     await admin.press('#text', 'Enter');
     const st = await waitState(alice, "the admin's message on alice's page", (s) =>
