@@ -159,6 +159,14 @@ const fn escape_table() -> [u8; 256] {
     table
 }
 
+/// Whether `bytes` holds any byte that [`ESCAPES`] does not simply copy. One branch-free
+/// pass of comparisons, which the compiler vectorises (the table lookup would not be).
+fn may_need_escaping(bytes: &[u8]) -> bool {
+    bytes.iter().fold(false, |found, &b| {
+        found | (b < 0x20) | (b == b'"') | (b == b'\\') | (b == 0xE2) | (b == 0xEF)
+    })
+}
+
 /// Whether SockJS requires `cp` (outside U+0000–U+001F) to be sent as a `\uXXXX` escape.
 fn is_extra_escaped(cp: u32) -> bool {
     matches!(
@@ -202,6 +210,12 @@ pub fn encode_json_string(s: &str, out: &mut String) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push('"');
+    if !may_need_escaping(bytes) {
+        // The usual message: nothing to escape, copied whole.
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     // `s[run_start..i]` is copied in bulk whenever an escape is written. Both ends are
     // always char boundaries: `i` only stops at an ASCII byte or at the lead byte of a
     // 3-byte sequence, and `run_start` is just past such a byte or sequence.
@@ -322,6 +336,12 @@ pub fn decode_messages(payload: &[u8]) -> Result<Vec<String>, PayloadError> {
     if is_blank(payload) {
         return Err(PayloadError::Empty);
     }
+    if let Some(messages) = std::str::from_utf8(payload)
+        .ok()
+        .and_then(parse_plain_array)
+    {
+        return Ok(messages);
+    }
     decode_with_surrogate_repair(payload, parse_array)
 }
 
@@ -338,7 +358,43 @@ pub fn decode_websocket_payload(payload: &str) -> Result<Vec<String>, PayloadErr
     if is_blank(bytes) {
         return Ok(Vec::new());
     }
+    if let Some(messages) = parse_plain_array(payload) {
+        return Ok(messages);
+    }
     decode_with_surrogate_repair(bytes, parse_string_or_array)
+}
+
+/// The shape nearly every client sends, decoded without a JSON parser: `["…","…"]` with no
+/// whitespace between the tokens and no escape sequence or control character in the strings
+/// (then a string is its own text, and a `"` can only be a delimiter). `None` when the payload
+/// is of any other shape; the JSON parser then decides, with the same result it would give
+/// for this shape.
+fn parse_plain_array(payload: &str) -> Option<Vec<String>> {
+    let inner = payload.strip_prefix("[\"")?.strip_suffix("\"]")?;
+    // One branch-free pass (the compiler vectorises it) rules out escapes and control
+    // characters; then `","` splits the strings and any other `"` is a malformed payload.
+    if inner
+        .bytes()
+        .fold(false, |bad, b| bad | (b == b'\\') | (b < 0x20))
+    {
+        return None;
+    }
+    let mut messages = Vec::new();
+    let mut rest = inner;
+    loop {
+        match rest.find('"') {
+            None => {
+                messages.push(rest.to_owned());
+                return Some(messages);
+            }
+            Some(quote) => {
+                // (`quote` is at an ASCII byte: a character boundary.)
+                let next = rest.get(quote + 1..)?.strip_prefix(",\"")?;
+                messages.push(rest.get(..quote)?.to_owned());
+                rest = next;
+            }
+        }
+    }
 }
 
 type Parser = fn(&[u8]) -> Result<Vec<String>, serde_json::Error>;
@@ -459,6 +515,69 @@ fn replace_lone_surrogate_escapes(input: &[u8]) -> Option<Vec<u8>> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_escaping_pre_check_flags_every_byte_the_table_does_not_copy() {
+        for b in 0..=255u8 {
+            assert_eq!(
+                may_need_escaping(&[b]),
+                ESCAPES[usize::from(b)] != 0,
+                "{b:#x}"
+            );
+            let mut long = vec![b'a'; 70];
+            long[37] = b;
+            assert_eq!(
+                may_need_escaping(&long),
+                ESCAPES[usize::from(b)] != 0,
+                "{b:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_array_fast_path_agrees_with_the_json_parser() {
+        // Shapes the fast path takes: it must give what serde_json gives.
+        for p in [
+            r#"[""]"#,
+            r#"["a"]"#,
+            r#"["a","b"]"#,
+            r#"["a",""]"#,
+            r#"["","",""]"#,
+            "[\"ünï ✓ 😀\",\"x\u{7f}y\"]",
+            r#"["{'k': 1}","[1,2]","a b"]"#,
+        ] {
+            let fast = parse_plain_array(p).unwrap_or_else(|| panic!("{p} takes the fast path"));
+            let slow: Vec<String> = serde_json::from_str(p).unwrap();
+            assert_eq!(fast, slow, "{p}");
+            assert_eq!(decode_websocket_payload(p).unwrap(), slow, "{p}");
+            assert_eq!(decode_messages(p.as_bytes()).unwrap(), slow, "{p}");
+        }
+        // Shapes it leaves to the parser, valid or not.
+        for p in [
+            "[]",
+            r#"[ "a"]"#,
+            r#"["a" ,"b"]"#,
+            r#"["a\"b"]"#,
+            r#"["\u0041"]"#,
+            "[\"a\tb\"]",
+            r#"["a""b"]"#,
+            r#"["a","]"#,
+            r#"["a"x"b"]"#,
+            r#"["]"#,
+            r#""a""#,
+            r#"["a"] "#,
+        ] {
+            assert_eq!(parse_plain_array(p), None, "{p}");
+        }
+        assert_eq!(decode_websocket_payload("[\"a\\\"b\"]").unwrap(), ["a\"b"]);
+        assert!(decode_websocket_payload("[\"a\"x\"b\"]").is_err());
+        assert!(
+            decode_websocket_payload("[\"a\tb\"]").is_err(),
+            "a raw tab is not JSON"
+        );
+        assert!(decode_messages(b"[\"a\",\"]").is_err());
+        assert!(decode_messages(b"[\"\xff\"]").is_err(), "not UTF-8");
+    }
 
     fn enc(s: &str) -> String {
         let mut out = String::new();

@@ -319,6 +319,17 @@ impl Session {
 
     /// The next frame for receiver `id`.
     pub fn poll_transmit(&mut self, now: Instant, id: ReceiverId) -> Transmit {
+        self.poll_transmit_with(id, || now)
+    }
+
+    /// [`poll_transmit`](Session::poll_transmit) with the time asked for only when it is
+    /// needed: when a frame goes out. A driver that polls often and mostly finds nothing to
+    /// send passes its clock here and saves reading it.
+    pub fn poll_transmit_with(
+        &mut self,
+        id: ReceiverId,
+        now: impl FnOnce() -> Instant,
+    ) -> Transmit {
         let Some(receiver) = self.receiver.as_mut().filter(|r| r.id == id) else {
             return Transmit::Ended;
         };
@@ -352,6 +363,7 @@ impl Session {
                 ReceiveMode::Unlimited => false,
             };
         self.heartbeat_due = false;
+        let now = now();
         if end {
             self.end_receiver(now);
         } else {
@@ -361,7 +373,7 @@ impl Session {
     }
 
     /// [`Framing::Raw`]: one verbatim message per transmit, then a close.
-    fn poll_raw(&mut self, now: Instant) -> Transmit {
+    fn poll_raw(&mut self, now: impl FnOnce() -> Instant) -> Transmit {
         let flush = self.closing.as_ref().is_none_or(|c| c.flush);
         if flush {
             if let Some(message) = self.outbox.pop_front() {
@@ -375,7 +387,7 @@ impl Session {
         match &self.closing {
             Some(closing) => {
                 let (code, reason) = (closing.code, closing.reason.clone());
-                self.end_receiver(now);
+                self.end_receiver(now());
                 Transmit::Close { code, reason }
             }
             None => Transmit::Idle,
