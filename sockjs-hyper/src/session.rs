@@ -5,11 +5,14 @@
 //! held only for a call into `sockjs_core::Session` and never across an `.await` or user code.
 //! Nothing on the message path locks anything shared with other sessions.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
+use futures::task::AtomicWaker;
 use sockjs_core::close::CloseCode;
 use sockjs_core::frame::EncodedMessage;
 use sockjs_core::framing::Framing;
@@ -45,6 +48,54 @@ pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
+/// A wake-up for the one task that receives for a session (the websocket loop, or the
+/// streaming/polling response being pulled): a flag plus the waiting task's waker.
+///
+/// Cheaper than [`Notify`] on the message path (no lock, no waiter list: `notify` is an atomic
+/// store and a wake, waiting re-registers the same waker without cloning it) and, unlike a
+/// `Notify` permit, the receiver can [`clear`](Signal::clear) a pending wake-up before it
+/// looks for work, so a wake-up for work it is about to find anyway does not cost another
+/// pass. Only the most recently registered task is woken: a session has one receiver at a
+/// time.
+#[derive(Default)]
+pub(crate) struct Signal {
+    set: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Signal {
+    /// Wake the receiver, or make its next wait return at once.
+    pub(crate) fn notify(&self) {
+        self.set.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Forget a pending wake-up: call before checking for work, so that only a notification
+    /// that comes after the check wakes the receiver.
+    pub(crate) fn clear(&self) {
+        self.set.store(false, Ordering::Relaxed);
+    }
+
+    /// Ready once notified (since the last wait or clear).
+    pub(crate) fn poll_wait(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.set.swap(false, Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        self.waker.register(cx.waker());
+        // A notification between the check and the registration found no waker to wake.
+        if self.set.swap(false, Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Wait until notified.
+    pub(crate) async fn wait(&self) {
+        poll_fn(|cx| self.poll_wait(cx)).await;
+    }
+}
+
 pub(crate) struct SessionState {
     pub(crate) core: sockjs_core::Session,
     /// The sending half of the application's inbound queue; dropped when the session closes so
@@ -58,6 +109,17 @@ pub(crate) struct SessionState {
     /// A streaming receiver that was handed a frame and has not come back for the next one
     /// (hyper pulls again as soon as it could write): when, and which receiver.
     handed_off: Option<(ReceiverId, Instant)>,
+}
+
+impl SessionState {
+    /// See [`SessionHandle::poll_timeout`].
+    fn deadline(&self, write_timeout: std::time::Duration) -> Option<Instant> {
+        let stall = self.handed_off.map(|(_, at)| at + write_timeout);
+        match (self.core.poll_timeout(), stall) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 /// Traffic counters of one session.
@@ -87,12 +149,15 @@ pub(crate) struct SessionParams {
 pub(crate) struct SessionHandle {
     state: Mutex<SessionState>,
     /// Something for the receiver to write (a message, a close, a heartbeat).
-    pub(crate) wake_receiver: Notify,
+    pub(crate) wake_receiver: Signal,
     /// The timer's deadline may have moved earlier (a receiver ended).
     pub(crate) wake_timer: Notify,
     /// The outbound queue has room again or the session closed (senders waiting under
     /// [`OverflowPolicy::Wait`]).
     space: Notify,
+    /// Senders waiting on `space`: the receiver notifies only when there are any (a
+    /// `notify_waiters` takes the `Notify`'s lock).
+    space_waiters: AtomicUsize,
     policy: OverflowPolicy,
     max_message_size: usize,
     /// The raw websocket endpoint: messages are queued verbatim, not JSON-encoded.
@@ -123,9 +188,10 @@ impl SessionHandle {
                 out_bytes: 0,
                 handed_off: None,
             }),
-            wake_receiver: Notify::new(),
+            wake_receiver: Signal::default(),
             wake_timer: Notify::new(),
             space: Notify::new(),
+            space_waiters: AtomicUsize::new(0),
             policy: p.policy,
             max_message_size: p.max_message_size,
             raw: p.info.transport.is_none(),
@@ -206,7 +272,7 @@ impl SessionHandle {
             self.span
                 .in_scope(|| tracing::info!(cause = cause.label(), %cause, "session closed"));
             self.space.notify_waiters();
-            self.wake_receiver.notify_one();
+            self.wake_receiver.notify();
         }
         r
     }
@@ -258,27 +324,36 @@ impl SessionHandle {
             }
             match t {
                 Transmit::Frame { data, end } => {
-                    self.space.notify_waiters();
+                    self.notify_space();
                     if end {
                         self.wake_timer.notify_one();
                     }
                     return Some((data, end));
                 }
                 Transmit::Ended | Transmit::Close { .. } => return None,
-                // `notify_one` stores a permit when nobody waits, so a wake-up between the
-                // poll above and this await is not lost.
-                Transmit::Idle => self.wake_receiver.notified().await,
+                // A notification between the poll above and this wait is not lost: the
+                // signal stays set until the wait.
+                Transmit::Idle => self.wake_receiver.wait().await,
             }
         }
     }
 
     /// The frame for `id` if one is ready now, without waiting (also notifies senders waiting
-    /// for room and the timer).
-    pub(crate) fn try_next_frame(&self, id: ReceiverId) -> Transmit {
-        let t = self.with(|s| s.core.poll_transmit(now(), id));
+    /// for room and the timer); with [`Transmit::Idle`], also the session's next deadline (see
+    /// [`poll_timeout`](SessionHandle::poll_timeout)), read under the same lock. The clock is
+    /// read only when a frame goes out.
+    pub(crate) fn try_next_frame(&self, id: ReceiverId) -> (Transmit, Option<Instant>) {
+        let (t, deadline) = self.with(|s| {
+            let t = s.core.poll_transmit_with(id, now);
+            let deadline = match t {
+                Transmit::Idle => s.deadline(self.write_timeout),
+                _ => None,
+            };
+            (t, deadline)
+        });
         match &t {
             Transmit::Frame { end, .. } => {
-                self.space.notify_waiters();
+                self.notify_space();
                 if *end {
                     self.wake_timer.notify_one();
                 }
@@ -286,17 +361,13 @@ impl SessionHandle {
             Transmit::Close { .. } => self.wake_timer.notify_one(),
             Transmit::Idle | Transmit::Ended => {}
         }
-        t
+        (t, deadline)
     }
 
+    /// The session's next deadline: the core's, or a streaming receiver's stall deadline if
+    /// that comes first.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.with(|s| {
-            let stall = s.handed_off.map(|(_, at)| at + self.write_timeout);
-            match (s.core.poll_timeout(), stall) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            }
-        })
+        self.with(|s| s.deadline(self.write_timeout))
     }
 
     /// Advance the session's timers; also drop a streaming receiver that has not pulled its
@@ -316,7 +387,7 @@ impl SessionHandle {
                 }
             }
         });
-        self.wake_receiver.notify_one();
+        self.wake_receiver.notify();
     }
 
     pub(crate) fn is_expired(&self) -> bool {
@@ -343,7 +414,7 @@ impl SessionHandle {
     /// The application closes the session.
     pub(crate) fn close(&self, code: u16, reason: &str) -> bool {
         let closed = self.with(|s| s.core.close(code, reason));
-        self.wake_receiver.notify_one();
+        self.wake_receiver.notify();
         closed
     }
 
@@ -356,14 +427,14 @@ impl SessionHandle {
         flush: bool,
     ) -> bool {
         let closed = self.with(|s| s.core.close_with(cause, code, reason, flush));
-        self.wake_receiver.notify_one();
+        self.wake_receiver.notify();
         closed
     }
 
     /// Close for `cause` (not the application's doing) with `code`, dropping queued messages.
     pub(crate) fn abort(&self, cause: CloseCause, code: &CloseCode) -> bool {
         let closed = self.with(|s| s.core.abort(cause, code));
-        self.wake_receiver.notify_one();
+        self.wake_receiver.notify();
         closed
     }
 
@@ -372,28 +443,43 @@ impl SessionHandle {
         if message.len() > self.max_message_size {
             return Err(SendError::TooLarge);
         }
-        let mut encoded = self.encode(message);
+        // The common case, room in the queue, registers no interest in `space`.
+        let mut encoded = match self.try_queue(self.encode(message)) {
+            Ok(()) => return Ok(()),
+            Err(Refused::Closed) => return Err(SendError::Closed),
+            Err(Refused::Full(m)) => m,
+        };
+        match self.policy {
+            OverflowPolicy::Wait => {}
+            OverflowPolicy::Fail => return Err(SendError::Full),
+            _ => {
+                self.abort(CloseCause::LimitExceeded, &sockjs_core::close::QUEUE_FULL);
+                return Err(SendError::Closed);
+            }
+        }
+        let _waiting = SpaceWaiter::new(&self.space_waiters);
         loop {
-            // Register interest before trying, so a drain between the try and the await
-            // cannot be missed.
+            // Register interest before trying again, so a drain between the try and the
+            // await cannot be missed (the receiver sees `space_waiters` once it drains: the
+            // session lock orders the two).
             let space = self.space.notified();
             tokio::pin!(space);
             space.as_mut().enable();
             match self.try_queue(encoded) {
                 Ok(()) => return Ok(()),
                 Err(Refused::Closed) => return Err(SendError::Closed),
-                Err(Refused::Full(m)) => match self.policy {
-                    OverflowPolicy::Wait => {
-                        encoded = m;
-                        space.await;
-                    }
-                    OverflowPolicy::Fail => return Err(SendError::Full),
-                    _ => {
-                        self.abort(CloseCause::LimitExceeded, &sockjs_core::close::QUEUE_FULL);
-                        return Err(SendError::Closed);
-                    }
-                },
+                Err(Refused::Full(m)) => {
+                    encoded = m;
+                    space.await;
+                }
             }
+        }
+    }
+
+    /// Wake the senders waiting for room in the queue, if there are any.
+    fn notify_space(&self) {
+        if self.space_waiters.load(Ordering::Relaxed) > 0 {
+            self.space.notify_waiters();
         }
     }
 
@@ -433,12 +519,28 @@ impl SessionHandle {
         });
         match r {
             Ok(()) => {
-                self.wake_receiver.notify_one();
+                self.wake_receiver.notify();
                 Ok(())
             }
             Err(sockjs_core::SendError::Closed(_)) => Err(Refused::Closed),
             Err(sockjs_core::SendError::Full(m)) => Err(Refused::Full(m)),
         }
+    }
+}
+
+/// Counts a sender waiting for room in the outbound queue while it lives.
+struct SpaceWaiter<'a>(&'a AtomicUsize);
+
+impl<'a> SpaceWaiter<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        SpaceWaiter(count)
+    }
+}
+
+impl Drop for SpaceWaiter<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

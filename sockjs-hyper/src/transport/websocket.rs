@@ -2,11 +2,14 @@
 //! as the websocket; its id may be reused by several live connections.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
-use futures::{Sink, SinkExt, Stream, StreamExt};
+use futures::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
@@ -14,6 +17,7 @@ use hyper_util::rt::TokioIo;
 use sockjs_core::close;
 use sockjs_core::framing::Framing;
 use sockjs_core::{CloseCause, ReceiveMode, Transmit, Transport};
+use tokio::sync::mpsc::error::TrySendError;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
@@ -193,8 +197,11 @@ pub(crate) async fn run<S>(
     let inbound = session.inbound();
     let mut pending: VecDeque<String> = VecDeque::new();
     // (websocket messages need no acknowledgement: TCP flow control does the pacing)
-    let max_message = session.max_message_size();
-    let max_batch = ep.config.max_batch_messages;
+    let limits = Limits {
+        max_message: session.max_message_size(),
+        max_batch: ep.config.max_batch_messages,
+    };
+    let inbound_capacity = ep.config.max_inbound_queue.max(1);
     let write_timeout = ep.config.write_timeout;
     // Optional liveness: a ping every interval; nothing received for a whole interval after a
     // ping means the peer is gone.
@@ -211,17 +218,19 @@ pub(crate) async fn run<S>(
     tokio::pin!(ping_timer);
 
     let ending = 'session: loop {
+        // A wake-up from before this point is for work the writes below find anyway.
+        session.wake_receiver.clear();
         // Write everything that is ready.
-        loop {
+        let deadline = loop {
             match session.try_next_frame(rid) {
-                Transmit::Frame { data, end } => {
+                (Transmit::Frame { data, end }, _) => {
                     let Ok(text) = Utf8Bytes::try_from(data) else {
                         break 'session Ending::Broken;
                     };
-                    match tokio::time::timeout(write_timeout, ws.send(Message::Text(text))).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_)) => break 'session Ending::Broken,
-                        Err(_) => {
+                    match send_within(&mut ws, Message::Text(text), write_timeout).await {
+                        Ok(()) => {}
+                        Err(SendFailed::Broken) => break 'session Ending::Broken,
+                        Err(SendFailed::TimedOut) => {
                             tracing::debug!("websocket write timed out");
                             break 'session Ending::Broken;
                         }
@@ -230,75 +239,36 @@ pub(crate) async fn run<S>(
                         break 'session Ending::ServerClosed;
                     }
                 }
-                Transmit::Close { code, reason } => break 'session Ending::RawClosed(code, reason),
-                Transmit::Idle => break,
-                Transmit::Ended => break 'session Ending::ServerClosed,
+                (Transmit::Close { code, reason }, _) => {
+                    break 'session Ending::RawClosed(code, reason)
+                }
+                (Transmit::Idle, deadline) => break deadline,
+                (Transmit::Ended, _) => break 'session Ending::ServerClosed,
             }
-        }
-        let deadline = session.poll_timeout();
+        };
         if deadline != armed {
             armed = deadline;
             session_timer.set(sleep_until(deadline));
         }
+        // Hand what was received to the application while its queue has room; wait for room
+        // (below) only when it is full.
+        while let Some(m) = pending.pop_front() {
+            let Some(tx) = &inbound else {
+                pending.clear();
+                break;
+            };
+            match tx.try_send(Inbound::plain(m)) {
+                Ok(()) => {}
+                Err(TrySendError::Full(back)) => {
+                    pending.push_front(back.message.into_string());
+                    break;
+                }
+                Err(TrySendError::Closed(_)) => pending.clear(),
+            }
+        }
         tokio::select! {
-            permit = reserve(&inbound), if !pending.is_empty() => match permit {
-                Some(permit) => {
-                    if let Some(m) = pending.pop_front() {
-                        permit.send(Inbound::plain(m));
-                    }
-                }
-                None => pending.clear(),
-            },
-            incoming = ws.next(), if pending.is_empty() => {
-                awaiting_pong = false;
-                match incoming {
-                Some(Ok(Message::Text(t))) if mode == Mode::Raw => {
-                    // The raw endpoint: the text is the message (tungstenite already bounds it
-                    // by max_request_body; the message limit applies too).
-                    if t.len() > max_message {
-                        session.abort(CloseCause::LimitExceeded, &close::TOO_BIG);
-                        break Ending::Violation(WsCode::Size, "Message too big");
-                    }
-                    session.record_inbound(1, t.len() as u64);
-                    pending.push_back(t.as_str().to_owned());
-                }
-                Some(Ok(Message::Text(t))) => match sockjs_core::frame::decode_websocket_payload(&t) {
-                    Ok(messages)
-                        if messages.len() > max_batch
-                            || messages.iter().any(|m| m.len() > max_message) =>
-                    {
-                        session.abort(CloseCause::LimitExceeded, &close::TOO_BIG);
-                        break Ending::Violation(WsCode::Size, "Message too big");
-                    }
-                    Ok(messages) => {
-                        let bytes: usize = messages.iter().map(String::len).sum();
-                        session.record_inbound(messages.len() as u64, bytes as u64);
-                        pending.extend(messages);
-                    }
-                    Err(_) => {
-                        session.abort(CloseCause::ProtocolError, &close::INTERRUPTED);
-                        break Ending::Violation(WsCode::Protocol, "Broken JSON encoding");
-                    }
-                },
-                Some(Ok(Message::Binary(_))) => {
-                    session.abort(CloseCause::ProtocolError, &close::INTERRUPTED);
-                    break Ending::Violation(WsCode::Unsupported, "Binary messages are not supported");
-                }
-                Some(Ok(Message::Close(_))) => {
-                    session.abort(CloseCause::ClientClosed, &close::NORMAL);
-                    break Ending::ClientClosed;
-                }
-                Some(Ok(_)) => {} // ping (answered by tungstenite), pong
-                Some(Err(tungstenite::Error::Capacity(_))) => {
-                    session.abort(CloseCause::LimitExceeded, &close::TOO_BIG);
-                    break Ending::Violation(WsCode::Size, "Message too big");
-                }
-                Some(Err(_)) | None => {
-                    session.abort(CloseCause::Interrupted, &close::INTERRUPTED);
-                    break Ending::Broken;
-                }
-            }},
-            _ = session.wake_receiver.notified() => {}
+            // Timers first, then wake-ups, then input: none of them is ready for ever.
+            biased;
             _ = &mut session_timer => {
                 session.handle_timeout();
                 // the core re-arms (or not); make sure the timer is set again
@@ -318,6 +288,35 @@ pub(crate) async fn run<S>(
                     break Ending::Broken;
                 }
             }
+            _ = session.wake_receiver.wait() => {}
+            permit = reserve(&inbound), if !pending.is_empty() => match permit {
+                Some(permit) => {
+                    if let Some(m) = pending.pop_front() {
+                        permit.send(Inbound::plain(m));
+                    }
+                }
+                None => pending.clear(),
+            },
+            incoming = ws.next(), if pending.is_empty() => {
+                awaiting_pong = false;
+                let mut incoming = incoming;
+                // Take what has already arrived too (up to a bound), so that a burst of
+                // messages costs one pass of this loop rather than one each.
+                let mut more = MAX_DRAIN;
+                loop {
+                    if let Err(ending) = take(incoming, &session, mode, &limits, &mut pending) {
+                        break 'session ending;
+                    }
+                    more -= 1;
+                    if more == 0 || pending.len() >= inbound_capacity {
+                        break;
+                    }
+                    match ws.next().now_or_never() {
+                        Some(next) => incoming = next,
+                        None => break,
+                    }
+                }
+            }
         }
     };
     // Whatever ended the loop, the session is over: make sure the application hears of it
@@ -329,10 +328,105 @@ pub(crate) async fn run<S>(
     ep.retire(&session);
 }
 
+/// At most this many already-received websocket messages are taken in one pass of the loop.
+const MAX_DRAIN: usize = 32;
+
+/// Bounds on what a client may send in one websocket message.
+struct Limits {
+    max_message: usize,
+    max_batch: usize,
+}
+
+/// Take one incoming websocket message: its SockJS messages go to `pending`; `Err` ends the
+/// connection as given (the session already closed accordingly).
+fn take(
+    incoming: Option<Result<Message, tungstenite::Error>>,
+    session: &SessionHandle,
+    mode: Mode,
+    limits: &Limits,
+    pending: &mut VecDeque<String>,
+) -> Result<(), Ending> {
+    match incoming {
+        Some(Ok(Message::Text(t))) if mode == Mode::Raw => {
+            // The raw endpoint: the text is the message (tungstenite already bounds it by
+            // max_request_body; the message limit applies too).
+            if t.len() > limits.max_message {
+                session.abort(CloseCause::LimitExceeded, &close::TOO_BIG);
+                return Err(Ending::Violation(WsCode::Size, "Message too big"));
+            }
+            session.record_inbound(1, t.len() as u64);
+            pending.push_back(t.as_str().to_owned());
+        }
+        Some(Ok(Message::Text(t))) => match sockjs_core::frame::decode_websocket_payload(&t) {
+            Ok(messages)
+                if messages.len() > limits.max_batch
+                    || messages.iter().any(|m| m.len() > limits.max_message) =>
+            {
+                session.abort(CloseCause::LimitExceeded, &close::TOO_BIG);
+                return Err(Ending::Violation(WsCode::Size, "Message too big"));
+            }
+            Ok(messages) => {
+                let bytes: usize = messages.iter().map(String::len).sum();
+                session.record_inbound(messages.len() as u64, bytes as u64);
+                pending.extend(messages);
+            }
+            Err(_) => {
+                session.abort(CloseCause::ProtocolError, &close::INTERRUPTED);
+                return Err(Ending::Violation(WsCode::Protocol, "Broken JSON encoding"));
+            }
+        },
+        Some(Ok(Message::Binary(_))) => {
+            session.abort(CloseCause::ProtocolError, &close::INTERRUPTED);
+            return Err(Ending::Violation(
+                WsCode::Unsupported,
+                "Binary messages are not supported",
+            ));
+        }
+        Some(Ok(Message::Close(_))) => {
+            session.abort(CloseCause::ClientClosed, &close::NORMAL);
+            return Err(Ending::ClientClosed);
+        }
+        Some(Ok(_)) => {} // ping (answered by tungstenite), pong
+        Some(Err(tungstenite::Error::Capacity(_))) => {
+            session.abort(CloseCause::LimitExceeded, &close::TOO_BIG);
+            return Err(Ending::Violation(WsCode::Size, "Message too big"));
+        }
+        Some(Err(_)) | None => {
+            session.abort(CloseCause::Interrupted, &close::INTERRUPTED);
+            return Err(Ending::Broken);
+        }
+    }
+    Ok(())
+}
+
 async fn reserve(
     inbound: &Option<tokio::sync::mpsc::Sender<Inbound>>,
 ) -> Option<tokio::sync::mpsc::Permit<'_, Inbound>> {
     inbound.as_ref()?.reserve().await.ok()
+}
+
+/// Why a websocket write failed.
+enum SendFailed {
+    Broken,
+    TimedOut,
+}
+
+/// Send `message`, giving up after `limit`. The timer is set up only if the write does not
+/// complete at once (the socket's buffer is full), so the usual write costs no clock read.
+async fn send_within<S>(ws: &mut S, message: Message, limit: Duration) -> Result<(), SendFailed>
+where
+    S: Sink<Message, Error = tungstenite::Error> + Unpin,
+{
+    let mut send = ws.send(message);
+    let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut send).poll(cx))).await;
+    let done = match first {
+        Poll::Ready(done) => done,
+        Poll::Pending => match tokio::time::timeout(limit, send).await {
+            Ok(done) => done,
+            Err(_) => return Err(SendFailed::TimedOut),
+        },
+    };
+    done.map_err(|_| SendFailed::Broken)
 }
 
 async fn sleep_until(deadline: Option<std::time::Instant>) {
