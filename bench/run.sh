@@ -16,16 +16,21 @@
 # Settings (environment variables, defaults in brackets):
 #     BENCH_RUNS [3]                 runs of each workload and server
 #     BENCH_DURATION [5]             measured seconds of each throughput / latency run
-#     BENCH_WARMUP [1]               seconds of load before measuring (idle: settle time)
-#     BENCH_ECHO_CONNECTIONS [50]    ws-echo / raw-ws-echo connections
-#     BENCH_IN_FLIGHT [8]            ws-echo messages in flight per connection
+#     BENCH_WARMUP [1]               seconds of load before measuring (idle workloads: settle
+#                                    time between opening the sessions and reading the RSS)
+#     BENCH_ECHO_CONNECTIONS [100]   ws-echo / raw-ws-echo connections (issue 6's reference
+#                                    figures use 100 connections x 10 in flight)
+#     BENCH_IN_FLIGHT [10]           ws-echo messages in flight per connection
 #     BENCH_XHR_SESSIONS [50]        xhr-streaming / xhr-polling sessions (and http-echo conns)
 #     BENCH_XHR_IN_FLIGHT [4]        xhr messages in flight per session
 #     BENCH_SIZE [64]                message size in bytes
 #     BENCH_BROADCAST_SESSIONS [1000]
-#     BENCH_IDLE_SESSIONS [10000]
+#     BENCH_IDLE_SESSIONS [10000]    idle and idle-xhr-streaming sessions
 #     BENCH_SERVERS ["sockjs-rs sockjs-node bare"]
-#     BENCH_WORKLOADS ["ws-echo ws-rtt xhr-streaming xhr-polling broadcast idle"]
+#     BENCH_WORKLOADS ["ws-echo ws-rtt xhr-streaming xhr-polling broadcast idle
+#                       idle-xhr-streaming"]
+#                                    (idle-xhr-streaming: sockjs-rs and sockjs-node only; the
+#                                    bare server has no counterpart)
 #     BENCH_SERVER_CPU [0], BENCH_CLIENT_CPU [1]
 #     BENCH_QUIET_WAIT [0]           before each run, wait up to this many seconds for the rest
 #                                    of the machine to use less than BENCH_QUIET_MAX [15] percent
@@ -50,15 +55,15 @@ ROOT=$(dirname "$BENCH_DIR")
 RUNS=${BENCH_RUNS:-3}
 DURATION=${BENCH_DURATION:-5}
 WARMUP=${BENCH_WARMUP:-1}
-ECHO_CONNECTIONS=${BENCH_ECHO_CONNECTIONS:-50}
-IN_FLIGHT=${BENCH_IN_FLIGHT:-8}
+ECHO_CONNECTIONS=${BENCH_ECHO_CONNECTIONS:-100}
+IN_FLIGHT=${BENCH_IN_FLIGHT:-10}
 XHR_SESSIONS=${BENCH_XHR_SESSIONS:-50}
 XHR_IN_FLIGHT=${BENCH_XHR_IN_FLIGHT:-4}
 SIZE=${BENCH_SIZE:-64}
 BROADCAST_SESSIONS=${BENCH_BROADCAST_SESSIONS:-1000}
 IDLE_SESSIONS=${BENCH_IDLE_SESSIONS:-10000}
 SERVERS=${BENCH_SERVERS:-"sockjs-rs sockjs-node bare"}
-WORKLOADS=${BENCH_WORKLOADS:-"ws-echo ws-rtt xhr-streaming xhr-polling broadcast idle"}
+WORKLOADS=${BENCH_WORKLOADS:-"ws-echo ws-rtt xhr-streaming xhr-polling broadcast idle idle-xhr-streaming"}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 OUT=${BENCH_OUT:-$BENCH_DIR/report}
@@ -67,11 +72,16 @@ NICE=${BENCH_NICE:-0}
 APPEND=${BENCH_APPEND:-0}
 QUIET_MAX=${BENCH_QUIET_MAX:-15}
 
-# Ten thousand idle sessions need ten thousand descriptors in the server and in the client.
+# Ten thousand idle sessions need ten thousand descriptors in the server and in the client,
+# plus IDLE_CONCURRENCY more for the idle workloads' final echo check (idle-xhr-streaming sends
+# it over that many shared connections).
+IDLE_CONCURRENCY=256
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "open-file limit: $(ulimit -n)"
-if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((IDLE_SESSIONS + 200)) ]; then
-    echo "warning: open-file limit $(ulimit -n) is below BENCH_IDLE_SESSIONS=$IDLE_SESSIONS + 200" >&2
+FDS_NEEDED=$((IDLE_SESSIONS + IDLE_CONCURRENCY + 100))
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$FDS_NEEDED" ]; then
+    echo "warning: open-file limit $(ulimit -n) is below $FDS_NEEDED" \
+        "(BENCH_IDLE_SESSIONS=$IDLE_SESSIONS + $IDLE_CONCURRENCY + 100)" >&2
 fi
 
 echo "== build"
@@ -171,8 +181,9 @@ load_args() {
             echo "xhr-polling --connections $XHR_SESSIONS --in-flight $XHR_IN_FLIGHT --timeout 60"
         fi
         ;;
-    broadcast) [ -z "$raw" ] && echo "broadcast --connections $BROADCAST_SESSIONS --timeout 120" ;;
-    idle) echo "${raw:+raw-}idle --connections $IDLE_SESSIONS --concurrency 256 --timeout 300" ;;
+    broadcast) echo "${raw:+raw-}broadcast --connections $BROADCAST_SESSIONS --timeout 120" ;;
+    idle) echo "${raw:+raw-}idle --connections $IDLE_SESSIONS --concurrency $IDLE_CONCURRENCY --timeout 300" ;;
+    idle-xhr-streaming) [ -z "$raw" ] && echo "idle-xhr-streaming --connections $IDLE_SESSIONS --concurrency $IDLE_CONCURRENCY --timeout 300" ;;
     *) echo "unknown workload $family" >&2; return 1 ;;
     esac
     return 0

@@ -1,5 +1,7 @@
 //! `broadcast`: N websocket sessions on the broadcast endpoint; session 0 sends a message,
 //! the time until the last of the N sessions (itself included) has received it is measured.
+//! `raw-broadcast` does the same over plain websockets (the bare server's room): each
+//! websocket message is one broadcast message, with no SockJS framing.
 //!
 //! First, warm-up broadcasts are repeated until one reaches every session (so every session
 //! has joined the room); then up to `repetitions` measured broadcasts, one at a time, within
@@ -103,22 +105,29 @@ pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
     let (mut sink, stream0) = first.split();
     let mut receivers = JoinSet::new();
     let size = config.message_size;
-    receivers.spawn(receive(
-        stream0,
+    let sockjs = !config.workload.is_raw();
+    let receiver = || Receiver {
         size,
-        Arc::clone(&round),
-        Arc::clone(stats),
-    ));
+        sockjs,
+        next_measured: 0,
+        round: Arc::clone(&round),
+        stats: Arc::clone(stats),
+    };
+    receivers.spawn(receive(stream0, receiver()));
     for c in conns {
-        receivers.spawn(receive(c, size, Arc::clone(&round), Arc::clone(stats)));
+        receivers.spawn(receive(c, receiver()));
     }
 
     let mut text = String::new();
     let mut send = |seq: u64| {
         text.clear();
-        text.push_str("[\"");
-        payload::write(seq, size, &mut text);
-        text.push_str("\"]");
+        if sockjs {
+            text.push_str("[\"");
+            payload::write(seq, size, &mut text);
+            text.push_str("\"]");
+        } else {
+            payload::write(seq, size, &mut text);
+        }
         stats.sent.fetch_add(1, Ordering::Relaxed);
         Message::text(text.as_str())
     };
@@ -182,66 +191,89 @@ pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
     outcome
 }
 
-/// One session's receiving side: count each broadcast, check measured ones arrive in order.
-async fn receive<S>(mut stream: S, size: usize, round: Arc<Round>, stats: Arc<Stats>)
-where
-    S: Stream<Item = Result<Message, WsError>> + Unpin,
-{
-    let mut next_measured: u64 = 0;
-    while let Some(incoming) = stream.next().await {
-        let text = match incoming {
-            Ok(Message::Text(t)) => t,
-            Ok(Message::Close(c)) => {
-                stats.error(format_args!("the server closed: {c:?}"));
-                return;
-            }
-            Ok(_) => continue,
-            Err(e) => {
-                stats.error(format_args!("receive: {e}"));
-                return;
-            }
+/// What one session's receiving side knows.
+struct Receiver {
+    size: usize,
+    /// SockJS frames (`a[...]`), or one plain message per websocket message.
+    sockjs: bool,
+    /// The measured broadcast expected next.
+    next_measured: u64,
+    round: Arc<Round>,
+    stats: Arc<Stats>,
+}
+
+impl Receiver {
+    /// Check and count one broadcast message.
+    fn message(&mut self, m: &str) -> Result<(), String> {
+        let Some(seq) = payload::sequence(m) else {
+            return Err(payload::describe(
+                self.next_measured,
+                &payload::Mismatch::Garbled,
+                m,
+            ));
         };
-        let mut bad = None;
-        let kind = frame::parse(text.as_str(), |m| {
-            if bad.is_some() {
-                return;
-            }
-            let Some(seq) = payload::sequence(m) else {
-                bad = Some(payload::describe(
-                    next_measured,
-                    &payload::Mismatch::Garbled,
+        payload::check(seq, self.size, m).map_err(|e| payload::describe(seq, &e, m))?;
+        if seq < WARMUP_BASE {
+            if seq != self.next_measured {
+                return Err(payload::describe(
+                    self.next_measured,
+                    &payload::Mismatch::OutOfOrder { got: seq },
                     m,
                 ));
-                return;
-            };
-            if let Err(mismatch) = payload::check(seq, size, m) {
-                bad = Some(payload::describe(seq, &mismatch, m));
-                return;
             }
-            if seq < WARMUP_BASE {
-                if seq != next_measured {
-                    bad = Some(payload::describe(
-                        next_measured,
-                        &payload::Mismatch::OutOfOrder { got: seq },
-                        m,
-                    ));
-                    return;
-                }
-                next_measured += 1;
-                stats.received.fetch_add(1, Ordering::Relaxed);
+            self.next_measured += 1;
+            self.stats.received.fetch_add(1, Ordering::Relaxed);
+        }
+        self.round.receipt(seq);
+        Ok(())
+    }
+
+    /// Check and count what one websocket text message carries.
+    fn text(&mut self, text: &str) -> Result<(), String> {
+        if !self.sockjs {
+            return self.message(text);
+        }
+        let mut bad = None;
+        let kind = frame::parse(text, |m| {
+            if bad.is_none() {
+                bad = self.message(m).err();
             }
-            round.receipt(seq);
-        });
-        let result = kind.and_then(|k| match (bad.take(), k) {
+        })?;
+        match (bad, kind) {
             (Some(e), _) => Err(e),
             (None, Kind::Messages(_) | Kind::Heartbeat) => Ok(()),
             (None, Kind::Open) => Err("a second open frame".into()),
             (None, Kind::Close(c)) => Err(format!("the server closed the session: {c}")),
-        });
-        if let Err(e) = result {
-            stats.error(e);
+        }
+    }
+}
+
+/// One session's receiving side: count each broadcast, check measured ones arrive in order.
+async fn receive<S>(mut stream: S, mut receiver: Receiver)
+where
+    S: Stream<Item = Result<Message, WsError>> + Unpin,
+{
+    while let Some(incoming) = stream.next().await {
+        let text = match incoming {
+            Ok(Message::Text(t)) => t,
+            Ok(Message::Close(c)) => {
+                receiver
+                    .stats
+                    .error(format_args!("the server closed: {c:?}"));
+                return;
+            }
+            Ok(_) => continue,
+            Err(e) => {
+                receiver.stats.error(format_args!("receive: {e}"));
+                return;
+            }
+        };
+        if let Err(e) = receiver.text(text.as_str()) {
+            receiver.stats.error(e);
             return;
         }
     }
-    stats.error("a broadcast session's connection ended");
+    receiver
+        .stats
+        .error("a broadcast session's connection ended");
 }

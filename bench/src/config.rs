@@ -24,15 +24,20 @@ pub enum Workload {
     HttpEcho,
     /// `connections` websocket sessions on the broadcast endpoint; one sends, all receive.
     Broadcast,
+    /// The same over plain websockets (the bare server's `/broadcast` room).
+    RawBroadcast,
     /// `connections` idle SockJS websocket sessions; server RSS per session.
     Idle,
     /// `connections` idle plain websockets (the bare server); server RSS per connection.
     RawIdle,
+    /// `connections` idle SockJS `xhr_streaming` sessions (each one open streaming response);
+    /// server RSS per session.
+    IdleXhrStreaming,
 }
 
 impl Workload {
     /// Every workload, in the order the reports list them.
-    pub const ALL: [Workload; 10] = [
+    pub const ALL: [Workload; 12] = [
         Workload::WsEcho,
         Workload::RawWsEcho,
         Workload::WsRtt,
@@ -41,8 +46,10 @@ impl Workload {
         Workload::XhrPolling,
         Workload::HttpEcho,
         Workload::Broadcast,
+        Workload::RawBroadcast,
         Workload::Idle,
         Workload::RawIdle,
+        Workload::IdleXhrStreaming,
     ];
 
     /// The workload's command-line name.
@@ -56,8 +63,10 @@ impl Workload {
             Workload::XhrPolling => "xhr-polling",
             Workload::HttpEcho => "http-echo",
             Workload::Broadcast => "broadcast",
+            Workload::RawBroadcast => "raw-broadcast",
             Workload::Idle => "idle",
             Workload::RawIdle => "raw-idle",
+            Workload::IdleXhrStreaming => "idle-xhr-streaming",
         }
     }
 
@@ -65,14 +74,18 @@ impl Workload {
     pub fn is_raw(self) -> bool {
         matches!(
             self,
-            Workload::RawWsEcho | Workload::RawWsRtt | Workload::HttpEcho | Workload::RawIdle
+            Workload::RawWsEcho
+                | Workload::RawWsRtt
+                | Workload::HttpEcho
+                | Workload::RawBroadcast
+                | Workload::RawIdle
         )
     }
 
     /// The default endpoint prefix: `/broadcast` for the broadcast workload, `/echo` otherwise.
     pub fn default_prefix(self) -> &'static str {
         match self {
-            Workload::Broadcast => "/broadcast",
+            Workload::Broadcast | Workload::RawBroadcast => "/broadcast",
             _ => "/echo",
         }
     }
@@ -141,8 +154,8 @@ impl LoadConfig {
             Workload::WsRtt | Workload::RawWsRtt => (1, 1),
             Workload::XhrStreaming | Workload::XhrPolling => (50, 4),
             Workload::HttpEcho => (50, 1),
-            Workload::Broadcast => (1000, 1),
-            Workload::Idle | Workload::RawIdle => (10_000, 1),
+            Workload::Broadcast | Workload::RawBroadcast => (1000, 1),
+            Workload::Idle | Workload::RawIdle | Workload::IdleXhrStreaming => (10_000, 1),
         };
         LoadConfig {
             workload,
@@ -168,5 +181,39 @@ impl LoadConfig {
             Workload::WsRtt | Workload::RawWsRtt | Workload::HttpEcho => 1,
             _ => self.in_flight.max(1),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for w in Workload::ALL {
+            assert_eq!(w.as_str().parse::<Workload>(), Ok(w));
+            assert_eq!(w.to_string(), w.as_str());
+        }
+        let mut names: Vec<&str> = Workload::ALL.iter().map(|w| w.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Workload::ALL.len(), "names are unique");
+    }
+
+    #[test]
+    fn unknown_names_list_the_known_ones() {
+        let e = "idle-xhr".parse::<Workload>().unwrap_err();
+        assert!(e.contains("idle-xhr-streaming"), "{e}");
+    }
+
+    #[test]
+    fn idle_xhr_streaming() {
+        let w: Workload = "idle-xhr-streaming".parse().unwrap();
+        assert_eq!(w, Workload::IdleXhrStreaming);
+        assert!(!w.is_raw(), "it speaks SockJS");
+        let c = LoadConfig::new(w, ([127, 0, 0, 1], 1).into());
+        assert_eq!(c.connections, 10_000);
+        assert_eq!(c.prefix, "/echo");
+        assert_eq!(c.effective_in_flight(), 1);
     }
 }

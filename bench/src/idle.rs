@@ -1,53 +1,98 @@
-//! `idle` and `raw-idle`: open N websocket sessions and leave them idle; the server's RSS
-//! before and after gives the memory one idle session costs. Afterwards every session must
-//! still answer one echo (so none was silently dropped).
+//! `idle`, `raw-idle` and `idle-xhr-streaming`: open N sessions and leave them idle; the
+//! server's RSS before and after gives the memory one idle session costs. Afterwards every
+//! session must still answer one echo (so none was silently dropped).
+//!
+//! The websocket workloads keep one websocket per session. `idle-xhr-streaming` keeps one
+//! connection per session, its `xhr_streaming` response open after the prelude and the `o`
+//! frame; the check at the end sends through a small pool of shared connections (at most
+//! `--concurrency`, opened only then, so they are not in the measured RSS) and reads the echo
+//! from the session's own stream.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::config::LoadConfig;
+use crate::config::{LoadConfig, Workload};
 use crate::frame::{self, Kind};
+use crate::http_client::HttpConn;
 use crate::payload;
 use crate::procfs;
 use crate::stats::{Outcome, Stats};
-use crate::ws::{self, Ws};
+use crate::ws::{self, session_base, Ws};
+use crate::xhr::{self, Receiving};
 
 /// How long each session may take to answer the final echo.
 const ECHO_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Client buffers of the idle connections: ten thousand of them must fit in the client too.
+const READ_BUFFER: usize = 4096;
+
 pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
+    let size = config.message_size;
+    if config.workload == Workload::IdleXhrStreaming {
+        let pool = SenderPool::new(config.target);
+        return hold(config, stats, open_xhr_streaming(config, stats), |r| {
+            echo_xhr_streaming(r, &pool, size)
+        })
+        .await;
+    }
+    let sockjs = !config.workload.is_raw();
+    hold(
+        config,
+        stats,
+        ws::connect_all(config, stats, READ_BUFFER),
+        |mut c| async move {
+            let r = echo_ws(&mut c, sockjs, size).await;
+            ws::close(c).await;
+            r
+        },
+    )
+    .await
+}
+
+/// The common course of the idle workloads: read the server's RSS, `open` the sessions, let
+/// them settle for the warm-up time, read the RSS again, then `check` every session
+/// (`connect_concurrency` at a time, each within [`ECHO_TIMEOUT`]) and count the results.
+async fn hold<S, Open, Check, Checked>(
+    config: &LoadConfig,
+    stats: &Stats,
+    open: Open,
+    check: Check,
+) -> Outcome
+where
+    Open: Future<Output = Vec<S>>,
+    Check: Fn(S) -> Checked,
+    Checked: Future<Output = Result<(), String>>,
+{
     let before = config.server_pid.and_then(procfs::rss_kb);
     if config.server_pid.is_some() && before.is_none() {
         stats.error("cannot read the server's RSS from /proc");
     }
-    // Small client buffers: ten thousand connections must fit in the client too.
-    let conns = ws::connect_all(config, stats, 4096).await;
-    let sessions = conns.len();
+    let open_sessions = open.await;
+    let sessions = open_sessions.len();
     tokio::time::sleep(config.warmup).await;
     let after = config.server_pid.and_then(procfs::rss_kb);
 
-    let sockjs = !config.workload.is_raw();
-    let size = config.message_size;
-    let concurrency = config.connect_concurrency.max(1);
-    futures::stream::iter(conns)
-        .map(|mut c| async move {
-            let r = tokio::time::timeout(ECHO_TIMEOUT, echo_once(&mut c, sockjs, size)).await;
-            let r = r.unwrap_or_else(|_| Err("an idle session did not echo in time".into()));
-            (c, r)
+    let check = &check;
+    futures::stream::iter(open_sessions)
+        .map(|s| async move {
+            tokio::time::timeout(ECHO_TIMEOUT, check(s))
+                .await
+                .unwrap_or_else(|_| Err("an idle session did not echo in time".into()))
         })
-        .buffer_unordered(concurrency)
-        .for_each_concurrent(concurrency, |(c, r)| async {
+        .buffer_unordered(config.connect_concurrency.max(1))
+        .for_each(|r| async {
             match r {
                 Ok(()) => {
                     stats.received.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => stats.error(e),
             }
-            ws::close(c).await;
         })
         .await;
     Outcome {
@@ -57,13 +102,30 @@ pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
     }
 }
 
-/// Send one message and wait for its echo (skipping heartbeats).
-async fn echo_once(ws: &mut Ws, sockjs: bool, size: usize) -> Result<(), String> {
-    let p = payload::make(0, size);
+/// The one message each idle session must echo, as a SockJS client sends it: `["…"]`.
+fn echo_request(size: usize) -> String {
+    format!("[\"{}\"]", payload::make(0, size))
+}
+
+/// Check one SockJS frame while waiting for the echo of [`echo_request`]: `Ok(false)` for a
+/// heartbeat (keep waiting), `Ok(true)` for the echo, intact; anything else is an error.
+fn echo_frame(text: &str, size: usize) -> Result<bool, String> {
+    let mut result = Err("no message".to_string());
+    match frame::parse(text, |m| {
+        result = payload::check(0, size, m).map_err(|e| payload::describe(0, &e, m));
+    })? {
+        Kind::Heartbeat => Ok(false),
+        Kind::Messages(1) => result.map(|()| true),
+        other => Err(format!("unexpected frame {other:?}")),
+    }
+}
+
+/// Send one message on a websocket and wait for its echo (skipping heartbeats).
+async fn echo_ws(ws: &mut Ws, sockjs: bool, size: usize) -> Result<(), String> {
     let text = if sockjs {
-        format!("[\"{p}\"]")
+        echo_request(size)
     } else {
-        p.clone()
+        payload::make(0, size)
     };
     ws.send(Message::text(text))
         .await
@@ -80,13 +142,117 @@ async fn echo_once(ws: &mut Ws, sockjs: bool, size: usize) -> Result<(), String>
             return payload::check(0, size, t.as_str())
                 .map_err(|m| payload::describe(0, &m, t.as_str()));
         }
-        let mut result = Err("no message".to_string());
-        match frame::parse(t.as_str(), |m| {
-            result = payload::check(0, size, m).map_err(|e| payload::describe(0, &e, m));
-        })? {
-            Kind::Heartbeat => continue,
-            Kind::Messages(1) => return result,
-            other => return Err(format!("unexpected frame {other:?}")),
+        if echo_frame(t.as_str(), size)? {
+            return Ok(());
         }
+    }
+}
+
+/// Open `config.connections` `xhr_streaming` sessions, `config.connect_concurrency` at a
+/// time, each kept with its response open and its client buffers freed. Failures are
+/// counted; the sessions that opened are returned.
+async fn open_xhr_streaming(config: &LoadConfig, stats: &Stats) -> Vec<Receiving> {
+    let addr = config.target;
+    let bases: Vec<String> = (0..config.connections)
+        .map(|i| session_base(&config.prefix, i))
+        .collect();
+    let results: Vec<Result<Receiving, String>> = futures::stream::iter(bases)
+        .map(|base| async move {
+            let mut r = Receiving::open(addr, base, true, READ_BUFFER).await?;
+            r.release_buffers();
+            Ok(r)
+        })
+        .buffer_unordered(config.connect_concurrency.max(1))
+        .collect()
+        .await;
+    let mut open = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(r) => open.push(r),
+            Err(e) => stats.error(e),
+        }
+    }
+    open
+}
+
+/// Keep-alive connections for `xhr_send`, shared by the sessions being checked.
+struct SenderPool {
+    addr: SocketAddr,
+    idle: Mutex<Vec<HttpConn>>,
+}
+
+impl SenderPool {
+    fn new(addr: SocketAddr) -> SenderPool {
+        SenderPool {
+            addr,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A free connection, or a new one.
+    async fn take(&self) -> Result<HttpConn, String> {
+        let free = self.idle.lock().ok().and_then(|mut v| v.pop());
+        match free {
+            Some(c) => Ok(c),
+            None => HttpConn::connect_with_read_chunk(self.addr, READ_BUFFER).await,
+        }
+    }
+
+    /// Return a connection whose last exchange went well.
+    fn give_back(&self, c: HttpConn) {
+        if let Ok(mut v) = self.idle.lock() {
+            v.push(c);
+        }
+    }
+}
+
+/// Send one message to an idle `xhr_streaming` session and read its echo from the session's
+/// stream (skipping heartbeats).
+async fn echo_xhr_streaming(
+    mut r: Receiving,
+    pool: &SenderPool,
+    size: usize,
+) -> Result<(), String> {
+    let mut sender = pool.take().await?;
+    let path = format!("{}/xhr_send", r.base);
+    xhr::xhr_send(&mut sender, &path, echo_request(size).as_bytes()).await?;
+    pool.give_back(sender);
+    loop {
+        match r.next_line().await? {
+            Some(line) => {
+                if echo_frame(&line, size)? {
+                    return Ok(());
+                }
+            }
+            None => return Err("the streaming response ended".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echo_frames() {
+        let size = 64;
+        let request = echo_request(size);
+        let p = payload::make(0, size);
+        assert_eq!(request, format!("[\"{p}\"]"));
+        assert_eq!(
+            echo_frame("h", size),
+            Ok(false),
+            "a heartbeat: keep waiting"
+        );
+        assert_eq!(echo_frame(&format!("a{request}"), size), Ok(true));
+        // Damaged, another message, two messages, a close, garbage: errors.
+        assert!(echo_frame(&format!("a[\"{}\"]", &p[..63]), size).is_err());
+        let other = payload::make(1, size);
+        assert!(echo_frame(&format!("a[\"{other}\"]"), size).is_err());
+        assert!(echo_frame(&format!("a[\"{p}\",\"{p}\"]"), size).is_err());
+        assert!(echo_frame("a[]", size).is_err());
+        assert!(echo_frame("c[3000,\"Go away!\"]", size).is_err());
+        assert!(echo_frame("o", size).is_err());
+        assert!(echo_frame("x", size).is_err());
     }
 }

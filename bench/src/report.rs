@@ -169,13 +169,13 @@ pub(crate) fn build(
             "us",
             false,
         ),
-        Workload::Broadcast => (
+        Workload::Broadcast | Workload::RawBroadcast => (
             broadcast_ms.as_ref().map_or(0.0, |l| l.p50),
             "broadcast_p50",
             "ms",
             false,
         ),
-        Workload::Idle | Workload::RawIdle => (
+        Workload::Idle | Workload::RawIdle | Workload::IdleXhrStreaming => (
             kb_per_session.unwrap_or(0.0),
             "rss_per_session",
             "kB",

@@ -1,10 +1,11 @@
 //! The Rust servers under test: sockjs-rs (`/echo`, `/broadcast`) and the bare reference
-//! (plain websocket echo at any path, `POST` echo), each an accept loop over hyper's HTTP/1.1
-//! server.
+//! (plain websocket echo at any path, plain websocket broadcast under `/broadcast`, `POST`
+//! echo), each an accept loop over hyper's HTTP/1.1 server.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +24,7 @@ use sockjs_hyper::{Config, Connection, ConnectionSender, SockJs};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 /// The largest `POST` body the bare server echoes.
@@ -138,15 +140,82 @@ pub async fn serve_sockjs(listener: TcpListener) -> std::io::Result<()> {
     let app = SockJsApp::new().map_err(std::io::Error::other)?;
     accept_loop(listener, move |req| {
         let app = app.clone();
-        async move { app.handle(req).await }
+        // Boxed, as `SockJs`'s own `Service::call` does: hyper keeps a slot the size of the
+        // request future in every connection for the connection's whole life (an idle
+        // `xhr_streaming` session's included), so a large future stored inline costs kilobytes
+        // per connection, a boxed one a pointer while no request is being answered.
+        let response: Pin<Box<dyn Future<Output = _> + Send>> =
+            Box::pin(async move { app.handle(req).await });
+        response
     })
     .await
 }
 
-/// Serve the bare reference on `listener`: a websocket upgrade at any path echoes text and
+/// Serve the bare reference on `listener`: a websocket upgrade under `/broadcast` joins one
+/// room where every text message goes to every member; at any other path it echoes text and
 /// binary messages; any other `POST` answers 200 with its body; anything else 200 `bare`.
 pub async fn serve_bare(listener: TcpListener) -> std::io::Result<()> {
-    accept_loop(listener, bare).await
+    let room = Arc::new(BareRoom::default());
+    accept_loop(listener, move |req| bare(Arc::clone(&room), req)).await
+}
+
+/// The bare broadcast room: each member's queue of outgoing messages (what a plain
+/// tokio-tungstenite server without SockJS would do).
+#[derive(Default)]
+struct BareRoom {
+    next: AtomicU64,
+    members: Mutex<HashMap<u64, tokio::sync::mpsc::Sender<Message>>>,
+}
+
+/// Messages a bare broadcast member may have waiting before it misses some.
+const BARE_MEMBER_QUEUE: usize = 1024;
+
+/// One member of the bare room: send what it receives to everyone, write what the room sends
+/// it (a burst with one flush).
+async fn bare_member<S>(room: Arc<BareRoom>, mut ws: WebSocketStream<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let id = room.next.fetch_add(1, Ordering::Relaxed);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(BARE_MEMBER_QUEUE);
+    if let Ok(mut m) = room.members.lock() {
+        m.insert(id, tx);
+    }
+    loop {
+        tokio::select! {
+            out = rx.recv() => {
+                let Some(mut message) = out else { break };
+                loop {
+                    if ws.feed(message).await.is_err() {
+                        break;
+                    }
+                    match rx.try_recv() {
+                        Ok(next) => message = next,
+                        Err(_) => break,
+                    }
+                }
+                if ws.flush().await.is_err() {
+                    break;
+                }
+            }
+            incoming = ws.next() => match incoming {
+                Some(Ok(message @ Message::Text(_))) => {
+                    if let Ok(members) = room.members.lock() {
+                        for member in members.values() {
+                            // A slow member is skipped rather than stalling the room.
+                            let _ = member.try_send(message.clone());
+                        }
+                    }
+                }
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    if let Ok(mut m) = room.members.lock() {
+        m.remove(&id);
+    }
+    let _ = ws.flush().await;
 }
 
 /// The bare server's websocket settings: the read buffer sockjs-rs uses, so the comparison
@@ -160,7 +229,10 @@ fn bare_ws_config() -> WebSocketConfig {
         .max_frame_size(Some(4 * 1024 * 1024))
 }
 
-async fn bare(mut req: Request<Incoming>) -> Response<UnsyncBoxBody<Bytes, Infallible>> {
+async fn bare(
+    room: Arc<BareRoom>,
+    mut req: Request<Incoming>,
+) -> Response<UnsyncBoxBody<Bytes, Infallible>> {
     let is_upgrade = req
         .headers()
         .get(header::UPGRADE)
@@ -171,6 +243,7 @@ async fn bare(mut req: Request<Incoming>) -> Response<UnsyncBoxBody<Bytes, Infal
             return text(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key\n");
         };
         let on_upgrade = hyper::upgrade::on(&mut req);
+        let broadcast = req.uri().path().starts_with("/broadcast");
         tokio::spawn(async move {
             let upgraded = match on_upgrade.await {
                 Ok(u) => u,
@@ -185,6 +258,9 @@ async fn bare(mut req: Request<Incoming>) -> Response<UnsyncBoxBody<Bytes, Infal
                 Some(bare_ws_config()),
             )
             .await;
+            if broadcast {
+                return bare_member(room, ws).await;
+            }
             // Echo every message; flush when nothing more has arrived, so that a burst is
             // answered with one write.
             'read: while let Some(Ok(mut message)) = ws.next().await {

@@ -27,13 +27,18 @@ const MAX_BATCH: usize = 256;
 /// How long a close handshake may take at the end of a run before the socket is dropped.
 const CLOSE_WAIT: Duration = Duration::from_millis(500);
 
-/// A session URL path: `<prefix>/<server>/<session>/<transport>` with a fresh session id.
-pub(crate) fn session_path(prefix: &str, index: usize, transport: &str) -> String {
+/// A session's base path: `<prefix>/<server>/<session>` with a fresh session id.
+pub(crate) fn session_base(prefix: &str, index: usize) -> String {
     format!(
-        "{prefix}/{:03}/{index:x}-{:08x}/{transport}",
+        "{prefix}/{:03}/{index:x}-{:08x}",
         index % 1000,
         rand::random::<u32>()
     )
+}
+
+/// A session URL path: `<prefix>/<server>/<session>/<transport>` with a fresh session id.
+pub(crate) fn session_path(prefix: &str, index: usize, transport: &str) -> String {
+    format!("{}/{transport}", session_base(prefix, index))
 }
 
 /// The websocket path of connection `index`: a SockJS session URL, or `<prefix>/websocket`

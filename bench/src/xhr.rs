@@ -6,6 +6,7 @@
 //! into one `xhr_send` (as sockjs-client does while a send is in progress).
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,10 +18,10 @@ use tokio::task::JoinSet;
 
 use crate::config::{LoadConfig, Workload};
 use crate::frame::{self, Kind};
-use crate::http_client::{BodyReader, HttpConn};
+use crate::http_client::{BodyReader, HttpConn, READ_CHUNK};
 use crate::payload;
 use crate::stats::{measure, Outcome, Stats, Window};
-use crate::ws::session_path;
+use crate::ws::session_base;
 
 /// Length of the `xhr_streaming` prelude: 2048 `h` then `\n`.
 const PRELUDE: usize = 2048;
@@ -43,10 +44,11 @@ struct Shared {
     stop: Notify,
 }
 
-/// The receiving side of a session: its connection and the streaming response being read.
-struct Receiving {
+/// The receiving side of a session: its connection and the streaming response being read
+/// (also what the `idle-xhr-streaming` workload keeps of each session).
+pub(crate) struct Receiving {
     /// `<prefix>/<server>/<session>`.
-    base: String,
+    pub(crate) base: String,
     conn: HttpConn,
     /// The streaming response being read (`None` for polling).
     body: Option<BodyReader>,
@@ -64,10 +66,7 @@ pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
     let streaming = config.workload == Workload::XhrStreaming;
     let addr = config.target;
     let bases: Vec<String> = (0..config.connections)
-        .map(|i| {
-            let p = session_path(&config.prefix, i, "x");
-            p[..p.len() - 2].to_string()
-        })
+        .map(|i| session_base(&config.prefix, i))
         .collect();
     let opened: Vec<Result<Opened, String>> = futures::stream::iter(bases)
         .map(|base| open(addr, base, streaming))
@@ -102,94 +101,115 @@ pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
     }
 }
 
-/// Open the session's receiving request and read up to its `o` frame.
-async fn open(addr: std::net::SocketAddr, base: String, streaming: bool) -> Result<Opened, String> {
-    let mut r = Receiving {
-        base,
-        conn: HttpConn::connect(addr).await?,
-        body: None,
-        pending: BytesMut::new(),
-    };
+/// Open a session (its receiving request, read up to the `o` frame) and its sending
+/// connection.
+async fn open(addr: SocketAddr, base: String, streaming: bool) -> Result<Opened, String> {
+    let receiving = Receiving::open(addr, base, streaming, READ_CHUNK).await?;
     let sender = HttpConn::connect(addr).await?;
-    let first = if streaming {
-        start_stream(&mut r).await?;
-        next_line(&mut r)
-            .await?
-            .ok_or("streaming response ended before the open frame")?
-    } else {
-        poll(&mut r).await?
-    };
-    if first != "o" {
-        return Err(format!(
-            "expected the open frame, got {}",
-            frame::shorten(&first)
-        ));
-    }
-    Ok(Opened {
-        receiving: r,
-        sender,
-    })
+    Ok(Opened { receiving, sender })
 }
 
-/// Send an `xhr_streaming` request and read its prelude.
-async fn start_stream(o: &mut Receiving) -> Result<(), String> {
-    let path = format!("{}/xhr_streaming", o.base);
-    o.conn.send("POST", &path, b"").await?;
-    let head = o.conn.head().await?;
-    if head.status != 200 {
-        return Err(format!("xhr_streaming answered {}", head.status));
-    }
-    o.body = Some(HttpConn::body_reader(&head));
-    o.pending.clear();
-    match next_line(o).await? {
-        Some(l) if l.len() == PRELUDE && l.bytes().all(|b| b == b'h') => Ok(()),
-        Some(l) => Err(format!("expected the prelude, got {}", frame::shorten(&l))),
-        None => Err("streaming response ended before its prelude".into()),
-    }
-}
-
-/// The next `\n`-terminated frame of the streaming response (without `\n`); `None` when the
-/// response ended.
-async fn next_line(o: &mut Receiving) -> Result<Option<String>, String> {
-    loop {
-        if let Some(i) = o.pending.iter().position(|&b| b == b'\n') {
-            let line = o.pending.split_to(i + 1);
-            return String::from_utf8(line[..i].to_vec())
-                .map(Some)
-                .map_err(|_| "a frame that is not UTF-8".into());
-        }
-        let Some(body) = o.body.as_mut() else {
-            return Ok(None);
+impl Receiving {
+    /// Connect to `addr` (reading `read_chunk` bytes at a time) and open session `base`
+    /// with an `xhr_streaming` request (`streaming`) or an `xhr` poll, up to its `o` frame.
+    pub(crate) async fn open(
+        addr: SocketAddr,
+        base: String,
+        streaming: bool,
+        read_chunk: usize,
+    ) -> Result<Receiving, String> {
+        let mut r = Receiving {
+            base,
+            conn: HttpConn::connect_with_read_chunk(addr, read_chunk).await?,
+            body: None,
+            pending: BytesMut::new(),
         };
-        match o.conn.read_some(body).await? {
-            Some(piece) => o.pending.extend_from_slice(&piece),
-            None => {
-                o.body = None;
-                if !o.pending.is_empty() {
-                    return Err("streaming response ended inside a frame".into());
-                }
+        let first = if streaming {
+            r.start_stream().await?;
+            r.next_line()
+                .await?
+                .ok_or("streaming response ended before the open frame")?
+        } else {
+            r.poll().await?
+        };
+        if first != "o" {
+            return Err(format!(
+                "expected the open frame, got {}",
+                frame::shorten(&first)
+            ));
+        }
+        Ok(r)
+    }
+
+    /// Free the buffers that hold nothing between frames (they are allocated again by the
+    /// next read).
+    pub(crate) fn release_buffers(&mut self) {
+        self.conn.release_buffers();
+        if self.pending.is_empty() {
+            self.pending = BytesMut::new();
+        }
+    }
+
+    /// Send an `xhr_streaming` request and read its prelude.
+    async fn start_stream(&mut self) -> Result<(), String> {
+        let path = format!("{}/xhr_streaming", self.base);
+        self.conn.send("POST", &path, b"").await?;
+        let head = self.conn.head().await?;
+        if head.status != 200 {
+            return Err(format!("xhr_streaming answered {}", head.status));
+        }
+        self.body = Some(HttpConn::body_reader(&head));
+        self.pending.clear();
+        match self.next_line().await? {
+            Some(l) if l.len() == PRELUDE && l.bytes().all(|b| b == b'h') => Ok(()),
+            Some(l) => Err(format!("expected the prelude, got {}", frame::shorten(&l))),
+            None => Err("streaming response ended before its prelude".into()),
+        }
+    }
+
+    /// The next `\n`-terminated frame of the streaming response (without `\n`); `None` when
+    /// the response ended.
+    pub(crate) async fn next_line(&mut self) -> Result<Option<String>, String> {
+        loop {
+            if let Some(i) = self.pending.iter().position(|&b| b == b'\n') {
+                let line = self.pending.split_to(i + 1);
+                return String::from_utf8(line[..i].to_vec())
+                    .map(Some)
+                    .map_err(|_| "a frame that is not UTF-8".into());
+            }
+            let Some(body) = self.body.as_mut() else {
                 return Ok(None);
+            };
+            match self.conn.read_some(body).await? {
+                Some(piece) => self.pending.extend_from_slice(&piece),
+                None => {
+                    self.body = None;
+                    if !self.pending.is_empty() {
+                        return Err("streaming response ended inside a frame".into());
+                    }
+                    return Ok(None);
+                }
             }
         }
     }
-}
 
-/// One `xhr` poll: its single frame, without the `\n`.
-async fn poll(o: &mut Receiving) -> Result<String, String> {
-    let path = format!("{}/xhr", o.base);
-    o.conn.send("POST", &path, b"").await?;
-    let head = o.conn.head().await?;
-    if head.status != 200 {
-        return Err(format!("xhr answered {}", head.status));
+    /// One `xhr` poll: its single frame, without the `\n`.
+    async fn poll(&mut self) -> Result<String, String> {
+        let path = format!("{}/xhr", self.base);
+        self.conn.send("POST", &path, b"").await?;
+        let head = self.conn.head().await?;
+        if head.status != 200 {
+            return Err(format!("xhr answered {}", head.status));
+        }
+        let body = self.conn.body(&head).await?;
+        let text = std::str::from_utf8(&body).map_err(|_| "a frame that is not UTF-8")?;
+        text.strip_suffix('\n').map(str::to_string).ok_or_else(|| {
+            format!(
+                "a poll answer without its newline: {}",
+                frame::shorten(text)
+            )
+        })
     }
-    let body = o.conn.body(&head).await?;
-    let text = std::str::from_utf8(&body).map_err(|_| "a frame that is not UTF-8")?;
-    text.strip_suffix('\n').map(str::to_string).ok_or_else(|| {
-        format!(
-            "a poll answer without its newline: {}",
-            frame::shorten(text)
-        )
-    })
 }
 
 async fn session(o: Opened, params: Params, stats: Arc<Stats>) {
@@ -274,7 +294,9 @@ async fn send_loop(mut conn: HttpConn, base: &str, params: Params, shared: &Shar
     shared.stop.notify_one();
 }
 
-async fn xhr_send(conn: &mut HttpConn, path: &str, body: &[u8]) -> Result<(), String> {
+/// `POST` `body` (a JSON array of strings) to `path` (a session's `xhr_send`) and check the
+/// answer.
+pub(crate) async fn xhr_send(conn: &mut HttpConn, path: &str, body: &[u8]) -> Result<(), String> {
     conn.send("POST", path, body).await?;
     let head = conn.head().await?;
     let answer = conn.body(&head).await?;
@@ -325,17 +347,17 @@ async fn receive_frames(
 ) -> Result<(), String> {
     loop {
         let frame = if params.streaming {
-            match next_line(o).await? {
+            match o.next_line().await? {
                 Some(line) => line,
                 None => {
                     // The response limit was reached: renew the streaming request.
                     stats.reconnects.fetch_add(1, Ordering::Relaxed);
-                    start_stream(o).await?;
+                    o.start_stream().await?;
                     continue;
                 }
             }
         } else {
-            poll(o).await?
+            o.poll().await?
         };
         let mut bad = None;
         let kind = frame::parse(&frame, |m| {

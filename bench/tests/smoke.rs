@@ -123,8 +123,17 @@ fn http_echo() {
 
 #[test]
 fn broadcast() {
-    let r = run(short(Workload::Broadcast, 20));
-    assert!(r.messages > 0, "broadcasts received");
+    broadcasts(Workload::Broadcast);
+}
+
+#[test]
+fn raw_broadcast() {
+    broadcasts(Workload::RawBroadcast);
+}
+
+fn broadcasts(workload: Workload) {
+    let r = run(short(workload, 20));
+    assert!(r.messages > 0, "{workload}: broadcasts received");
     let b = r.broadcast_ms.expect("broadcast latencies");
     assert!(b.count > 0 && b.p50 > 0.0);
     assert_eq!(r.messages % 20, 0, "every session got every broadcast");
@@ -145,6 +154,16 @@ fn raw_idle() {
 }
 
 #[test]
+fn idle_xhr_streaming() {
+    let r = run(short(Workload::IdleXhrStreaming, 50));
+    assert!(r.kb_per_session.is_some(), "RSS read");
+    assert_eq!(r.metric, "rss_per_session");
+    assert_eq!(r.unit, "kB");
+    assert_eq!(r.received_total, 50, "every idle session echoed once");
+    assert_eq!(r.reconnects, 0, "no streaming response was renewed");
+}
+
+#[test]
 fn a_dead_server_is_counted_as_errors() {
     // Bind and drop a listener: nothing listens on that port afterwards.
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
@@ -162,4 +181,23 @@ fn a_dead_server_is_counted_as_errors() {
     let r = rt.block_on(sockjs_bench::run(&c));
     assert_eq!(r.errors, 2, "{:?}", r.error_samples);
     assert_eq!(r.messages, 0);
+}
+
+#[test]
+fn idle_xhr_streaming_against_a_dead_server_counts_errors() {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut c = LoadConfig::new(Workload::IdleXhrStreaming, addr);
+    c.connections = 3;
+    c.warmup = Duration::ZERO;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let r = rt.block_on(sockjs_bench::run(&c));
+    assert_eq!(r.errors, 3, "{:?}", r.error_samples);
+    assert_eq!(r.sessions, 0);
+    assert_eq!(r.received_total, 0);
 }

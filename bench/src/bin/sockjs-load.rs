@@ -9,8 +9,8 @@
 //! ```
 //!
 //! WORKLOAD is one of `ws-echo`, `raw-ws-echo`, `ws-rtt`, `raw-ws-rtt`, `xhr-streaming`,
-//! `xhr-polling`, `http-echo`, `broadcast`, `idle`, `raw-idle` (see the `sockjs_bench` crate
-//! docs). Prints one JSON line to stdout (also appended to `--json-out FILE`) and one line for
+//! `xhr-polling`, `http-echo`, `broadcast`, `idle`, `raw-idle`, `idle-xhr-streaming` (see the
+//! `sockjs_bench` crate docs). Prints one JSON line to stdout (also appended to `--json-out FILE`) and one line for
 //! people to stderr. Exits 1 if the run counted any error, 2 on bad arguments.
 //!
 //! It runs on one thread (a current-thread tokio runtime): pin it to its own CPU with
