@@ -5,11 +5,13 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use futures::{FutureExt, Sink, SinkExt, Stream, StreamExt};
+use futures::task::AtomicWaker;
+use futures::{Sink, SinkExt, Stream, StreamExt};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
@@ -217,6 +219,8 @@ pub(crate) async fn run<S>(
     let ping_timer = sleep_until(next_ping.map(tokio::time::Instant::into_std));
     tokio::pin!(ping_timer);
 
+    let mut reader = Reader::new();
+
     let ending = 'session: loop {
         // A wake-up from before this point is for work the writes below find anyway.
         session.wake_receiver.clear();
@@ -297,7 +301,7 @@ pub(crate) async fn run<S>(
                 }
                 None => pending.clear(),
             },
-            incoming = ws.next(), if pending.is_empty() => {
+            incoming = std::future::poll_fn(|cx| reader.poll_next(&mut ws, cx)), if pending.is_empty() => {
                 awaiting_pong = false;
                 let mut incoming = incoming;
                 // Take what has already arrived too (up to a bound), so that a burst of
@@ -311,9 +315,9 @@ pub(crate) async fn run<S>(
                     if more == 0 || pending.len() >= inbound_capacity {
                         break;
                     }
-                    match ws.next().now_or_never() {
-                        Some(next) => incoming = next,
-                        None => break,
+                    match reader.try_next(&mut ws) {
+                        Poll::Ready(next) => incoming = next,
+                        Poll::Pending => break,
                     }
                 }
             }
@@ -326,6 +330,75 @@ pub(crate) async fn run<S>(
     drop(inbound);
     finish(ws, ending).await;
     ep.retire(&session);
+}
+
+/// Reads the websocket's incoming side only when there can be something new: after a
+/// message (more may be buffered) or after the stream woke it. The loop wakes up for other
+/// reasons too (a frame to write, a timer), and polling the stream then would cost a pass
+/// through the websocket library and the socket's readiness for nothing.
+///
+/// The stream is always polled with [`ReadWake`]'s waker, which records that the stream
+/// woke us before it wakes the task.
+struct Reader {
+    wake: Arc<ReadWake>,
+    waker: Waker,
+    /// Poll the stream on the next turn whatever the flag says: it has not returned
+    /// `Pending` since it was last polled.
+    again: bool,
+}
+
+#[derive(Default)]
+struct ReadWake {
+    woken: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for ReadWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+impl Reader {
+    fn new() -> Reader {
+        let wake = Arc::new(ReadWake::default());
+        Reader {
+            waker: Waker::from(Arc::clone(&wake)),
+            wake,
+            again: true,
+        }
+    }
+
+    /// The next incoming message, waiting (with the task's `cx`) if there is none.
+    fn poll_next<S>(&mut self, ws: &mut S, cx: &mut Context<'_>) -> Poll<Option<S::Item>>
+    where
+        S: Stream + Unpin,
+    {
+        // Registered before looking at the flag: a wake-up after the look finds the task.
+        self.wake.task.register(cx.waker());
+        if !self.again && !self.wake.woken.load(Ordering::Acquire) {
+            return Poll::Pending;
+        }
+        self.try_next(ws)
+    }
+
+    /// The next incoming message if the stream has one now.
+    fn try_next<S>(&mut self, ws: &mut S) -> Poll<Option<S::Item>>
+    where
+        S: Stream + Unpin,
+    {
+        // Cleared by a read-modify-write before the poll: either this sees a wake-up that
+        // came before (and the poll sees its data), or that wake-up sets the flag again.
+        self.wake.woken.swap(false, Ordering::AcqRel);
+        let polled = ws.poll_next_unpin(&mut Context::from_waker(&self.waker));
+        self.again = polled.is_ready();
+        polled
+    }
 }
 
 /// At most this many already-received websocket messages are taken in one pass of the loop.
