@@ -219,7 +219,11 @@ impl SockJs {
                     return text(StatusCode::BAD_REQUEST, "Invalid session id.\n");
                 }
                 let id = session_id.to_string();
-                transport::dispatch(ep, t, &id, req, peer).await
+                // Boxed: the transports' futures are large (kilobytes), and a caller that
+                // stores this future inline (hyper keeps a slot of its size in every
+                // connection, for the connection's whole life) would pay for them on every
+                // connection, even while an `xhr_streaming` response is all it carries.
+                Box::pin(transport::dispatch(ep, t, &id, req, peer)).await
             }
             Route::NotFound => not_found(),
         }
@@ -356,4 +360,19 @@ fn info(ep: &Endpoint, request: &http::HeaderMap) -> Response<ResponseBody> {
     headers::no_cache(h);
     headers::cors(request, h);
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_request_future_stays_small() {
+        // Callers (and hyper's connection, for its whole life) hold this future inline; the
+        // transports' large futures are boxed behind it.
+        let echo = SockJs::new("/echo", Config::default(), |_conn| async {}).unwrap();
+        let req = Request::new(http_body_util::Empty::<Bytes>::new());
+        let size = std::mem::size_of_val(&echo.handle(req));
+        assert!(size <= 1024, "SockJs::handle's future is {size} bytes");
+    }
 }
