@@ -244,7 +244,9 @@ if "$APPEND" == "1" and os.path.exists(sys.argv[1]):
         passes = json.load(f).get("passes", [])
 json.dump({
     "commit": os.environ.get("BENCH_COMMIT") or out("git", "rev-parse", "--short", "HEAD"),
-    "dirty": bool(out("git", "status", "--porcelain", "--untracked-files=no")),
+    # The report files this run rewrites do not count as changes to what was measured.
+    "dirty": any("bench/report/" not in line for line in
+                 out("git", "status", "--porcelain", "--untracked-files=no").splitlines()),
     "cpu": cpu,
     "cpus": int(out("nproc") or 0),
     "kernel": platform.release(),
