@@ -22,7 +22,7 @@ use crate::frame::{self, Kind};
 use crate::http_client::HttpConn;
 use crate::payload;
 use crate::procfs;
-use crate::stats::{Outcome, Stats};
+use crate::stats::{self, Outcome, Stats};
 use crate::ws::{self, session_base, Ws};
 use crate::xhr::{self, Receiving};
 
@@ -153,26 +153,15 @@ async fn echo_ws(ws: &mut Ws, sockjs: bool, size: usize) -> Result<(), String> {
 /// counted; the sessions that opened are returned.
 async fn open_xhr_streaming(config: &LoadConfig, stats: &Stats) -> Vec<Receiving> {
     let addr = config.target;
-    let bases: Vec<String> = (0..config.connections)
-        .map(|i| session_base(&config.prefix, i))
-        .collect();
-    let results: Vec<Result<Receiving, String>> = futures::stream::iter(bases)
-        .map(|base| async move {
+    stats::open_all(config, stats, |i| {
+        let base = session_base(&config.prefix, i);
+        async move {
             let mut r = Receiving::open(addr, base, true, READ_BUFFER).await?;
             r.release_buffers();
             Ok(r)
-        })
-        .buffer_unordered(config.connect_concurrency.max(1))
-        .collect()
-        .await;
-    let mut open = Vec::with_capacity(results.len());
-    for r in results {
-        match r {
-            Ok(r) => open.push(r),
-            Err(e) => stats.error(e),
         }
-    }
-    open
+    })
+    .await
 }
 
 /// Keep-alive connections for `xhr_send`, shared by the sessions being checked.

@@ -1,9 +1,12 @@
 //! Counters shared by a run's tasks, the measurement window, and what a workload hands back.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use futures::StreamExt;
 
 use crate::config::LoadConfig;
 use crate::procfs;
@@ -165,4 +168,31 @@ pub(crate) struct Outcome {
     pub(crate) broadcast_ns: Vec<u64>,
     /// Idle: server RSS before connecting and with every session open.
     pub(crate) rss_kb: Option<(u64, u64)>,
+}
+
+/// Open `config.connections` connections or sessions with `open(index)`,
+/// `config.connect_concurrency` at a time. Failures are counted in `stats`; the ones that
+/// opened are returned.
+pub(crate) async fn open_all<T, Open, Opening>(
+    config: &LoadConfig,
+    stats: &Stats,
+    open: Open,
+) -> Vec<T>
+where
+    Open: Fn(usize) -> Opening,
+    Opening: Future<Output = Result<T, String>>,
+{
+    let results: Vec<Result<T, String>> = futures::stream::iter(0..config.connections)
+        .map(open)
+        .buffer_unordered(config.connect_concurrency.max(1))
+        .collect()
+        .await;
+    let mut opened = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(t) => opened.push(t),
+            Err(e) => stats.error(e),
+        }
+    }
+    opened
 }

@@ -16,7 +16,7 @@ use tokio_tungstenite::WebSocketStream;
 use crate::config::LoadConfig;
 use crate::frame::{self, Kind};
 use crate::payload;
-use crate::stats::{measure, Outcome, Stats, Window};
+use crate::stats::{self, measure, Outcome, Stats, Window};
 
 /// A client websocket.
 pub(crate) type Ws = WebSocketStream<TcpStream>;
@@ -89,22 +89,11 @@ pub(crate) async fn connect(
 pub(crate) async fn connect_all(config: &LoadConfig, stats: &Stats, read_buffer: usize) -> Vec<Ws> {
     let sockjs = !config.workload.is_raw();
     let addr = config.target;
-    let paths: Vec<String> = (0..config.connections)
-        .map(|i| ws_path(config, i))
-        .collect();
-    let results: Vec<Result<Ws, String>> = futures::stream::iter(paths)
-        .map(|path| async move { connect(addr, &path, sockjs, read_buffer).await })
-        .buffer_unordered(config.connect_concurrency.max(1))
-        .collect()
-        .await;
-    let mut open = Vec::with_capacity(results.len());
-    for r in results {
-        match r {
-            Ok(ws) => open.push(ws),
-            Err(e) => stats.error(e),
-        }
-    }
-    open
+    stats::open_all(config, stats, |i| {
+        let path = ws_path(config, i);
+        async move { connect(addr, &path, sockjs, read_buffer).await }
+    })
+    .await
 }
 
 /// Close `ws` politely, without waiting long for the server's answer.

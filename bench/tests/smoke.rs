@@ -163,41 +163,34 @@ fn idle_xhr_streaming() {
     assert_eq!(r.reconnects, 0, "no streaming response was renewed");
 }
 
-#[test]
-fn a_dead_server_is_counted_as_errors() {
+/// A short run of `workload` with `connections` connections against a port nothing listens on.
+fn against_a_dead_server(workload: Workload, connections: usize) -> RunReport {
     // Bind and drop a listener: nothing listens on that port afterwards.
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let mut c = LoadConfig::new(Workload::WsEcho, addr);
-    c.connections = 2;
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port");
+    let mut c = LoadConfig::new(workload, addr);
+    c.connections = connections;
     c.warmup = Duration::ZERO;
     c.duration = Duration::from_millis(100);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
+        .expect("a runtime");
     let r = rt.block_on(sockjs_bench::run(&c));
-    assert_eq!(r.errors, 2, "{:?}", r.error_samples);
+    assert_eq!(r.errors, connections as u64, "{:?}", r.error_samples);
+    assert_eq!(r.sessions, 0);
+    r
+}
+
+#[test]
+fn a_dead_server_is_counted_as_errors() {
+    let r = against_a_dead_server(Workload::WsEcho, 2);
     assert_eq!(r.messages, 0);
 }
 
 #[test]
 fn idle_xhr_streaming_against_a_dead_server_counts_errors() {
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let mut c = LoadConfig::new(Workload::IdleXhrStreaming, addr);
-    c.connections = 3;
-    c.warmup = Duration::ZERO;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let r = rt.block_on(sockjs_bench::run(&c));
-    assert_eq!(r.errors, 3, "{:?}", r.error_samples);
-    assert_eq!(r.sessions, 0);
+    let r = against_a_dead_server(Workload::IdleXhrStreaming, 3);
     assert_eq!(r.received_total, 0);
 }
