@@ -35,7 +35,8 @@ FAMILIES = [
     ("idle", "Idle websocket session: server RSS",
      {"sockjs-rs": "idle", "sockjs-node": "idle", "bare": "raw-idle"}),
     ("idle-xhr-streaming", "Idle xhr_streaming session: server RSS",
-     {"sockjs-rs": "idle-xhr-streaming", "sockjs-node": "idle-xhr-streaming"}),
+     {"sockjs-rs": "idle-xhr-streaming", "sockjs-node": "idle-xhr-streaming",
+      "bare": "raw-idle-streaming"}),
 ]
 # Families measuring the server's memory per idle session (kB of RSS).
 IDLE_FAMILIES = ("idle", "idle-xhr-streaming")
@@ -213,6 +214,9 @@ def targets(table):
             r = ratio(a, b)
             if r is not None:
                 detail += f"; sockjs-node {b.median:.2f} kB ({r:.2f}×)"
+            c = get(fam, "bare")
+            if c is not None:
+                detail += f"; bare {c.median:.2f} kB"
         add(f"idle {what} session ≤ 8 kB RSS at 10k sessions",
             None if a is None or not full else a.median <= 8, detail)
     return out
@@ -242,8 +246,10 @@ def markdown(runs, meta, table):
     lines += [
         "Cells: median of the runs (min–max). ↑ higher is better, ↓ lower is better. "
         "The bare server speaks no SockJS: its ws rows are plain websocket echo "
-        "(`raw-ws-echo`, `raw-ws-rtt`, `raw-broadcast`, `raw-idle`) and its polling row is a plain HTTP POST "
-        "echo (`http-echo`), one request in flight per connection.",
+        "(`raw-ws-echo`, `raw-ws-rtt`, `raw-broadcast`, `raw-idle`), its polling row is a plain HTTP POST "
+        "echo (`http-echo`), one request in flight per connection, and its idle xhr_streaming row "
+        "holds plain HTTP streaming responses, each with a queue to push lines into it "
+        "(`raw-idle-streaming`).",
         "",
         "| workload | metric | sockjs-rs | sockjs-node | bare | rs / node | rs / bare |",
         "|---|---|---:|---:|---:|---:|---:|",

@@ -29,8 +29,10 @@
 #     BENCH_SERVERS ["sockjs-rs sockjs-node bare"]
 #     BENCH_WORKLOADS ["ws-echo ws-rtt xhr-streaming xhr-polling broadcast idle
 #                       idle-xhr-streaming"]
-#                                    (idle-xhr-streaming: sockjs-rs and sockjs-node only; the
-#                                    bare server has no counterpart)
+#                                    (the bare server runs raw-* counterparts: plain websockets,
+#                                    http-echo for xhr-polling, raw-idle-streaming (held plain
+#                                    HTTP streaming responses) for idle-xhr-streaming, and has
+#                                    none for xhr-streaming)
 #     BENCH_SERVER_CPU [0], BENCH_CLIENT_CPU [1]
 #     BENCH_QUIET_WAIT [0]           before each run, wait up to this many seconds for the rest
 #                                    of the machine to use less than BENCH_QUIET_MAX [15] percent
@@ -183,7 +185,13 @@ load_args() {
         ;;
     broadcast) echo "${raw:+raw-}broadcast --connections $BROADCAST_SESSIONS --timeout 120" ;;
     idle) echo "${raw:+raw-}idle --connections $IDLE_SESSIONS --concurrency $IDLE_CONCURRENCY --timeout 300" ;;
-    idle-xhr-streaming) [ -z "$raw" ] && echo "idle-xhr-streaming --connections $IDLE_SESSIONS --concurrency $IDLE_CONCURRENCY --timeout 300" ;;
+    idle-xhr-streaming)
+        if [ -n "$raw" ]; then
+            echo "raw-idle-streaming --connections $IDLE_SESSIONS --concurrency $IDLE_CONCURRENCY --timeout 300"
+        else
+            echo "idle-xhr-streaming --connections $IDLE_SESSIONS --concurrency $IDLE_CONCURRENCY --timeout 300"
+        fi
+        ;;
     *) echo "unknown workload $family" >&2; return 1 ;;
     esac
     return 0

@@ -33,11 +33,14 @@ pub enum Workload {
     /// `connections` idle SockJS `xhr_streaming` sessions (each one open streaming response);
     /// server RSS per session.
     IdleXhrStreaming,
+    /// `connections` idle plain HTTP streaming responses (the bare server's `/stream/<id>`);
+    /// server RSS per response.
+    RawIdleStreaming,
 }
 
 impl Workload {
     /// Every workload, in the order the reports list them.
-    pub const ALL: [Workload; 12] = [
+    pub const ALL: [Workload; 13] = [
         Workload::WsEcho,
         Workload::RawWsEcho,
         Workload::WsRtt,
@@ -50,6 +53,7 @@ impl Workload {
         Workload::Idle,
         Workload::RawIdle,
         Workload::IdleXhrStreaming,
+        Workload::RawIdleStreaming,
     ];
 
     /// The workload's command-line name.
@@ -67,6 +71,7 @@ impl Workload {
             Workload::Idle => "idle",
             Workload::RawIdle => "raw-idle",
             Workload::IdleXhrStreaming => "idle-xhr-streaming",
+            Workload::RawIdleStreaming => "raw-idle-streaming",
         }
     }
 
@@ -79,13 +84,16 @@ impl Workload {
                 | Workload::HttpEcho
                 | Workload::RawBroadcast
                 | Workload::RawIdle
+                | Workload::RawIdleStreaming
         )
     }
 
-    /// The default endpoint prefix: `/broadcast` for the broadcast workload, `/echo` otherwise.
+    /// The default endpoint prefix: `/broadcast` for the broadcast workloads, `/stream` for
+    /// `raw-idle-streaming`, `/echo` otherwise.
     pub fn default_prefix(self) -> &'static str {
         match self {
             Workload::Broadcast | Workload::RawBroadcast => "/broadcast",
+            Workload::RawIdleStreaming => "/stream",
             _ => "/echo",
         }
     }
@@ -155,7 +163,10 @@ impl LoadConfig {
             Workload::XhrStreaming | Workload::XhrPolling => (50, 4),
             Workload::HttpEcho => (50, 1),
             Workload::Broadcast | Workload::RawBroadcast => (1000, 1),
-            Workload::Idle | Workload::RawIdle | Workload::IdleXhrStreaming => (10_000, 1),
+            Workload::Idle
+            | Workload::RawIdle
+            | Workload::IdleXhrStreaming
+            | Workload::RawIdleStreaming => (10_000, 1),
         };
         LoadConfig {
             workload,
@@ -215,5 +226,18 @@ mod tests {
         assert_eq!(c.connections, 10_000);
         assert_eq!(c.prefix, "/echo");
         assert_eq!(c.effective_in_flight(), 1);
+    }
+
+    #[test]
+    fn raw_idle_streaming() {
+        let w: Workload = "raw-idle-streaming".parse().unwrap();
+        assert_eq!(w, Workload::RawIdleStreaming);
+        assert!(
+            w.is_raw(),
+            "the bare server's counterpart of idle-xhr-streaming"
+        );
+        let c = LoadConfig::new(w, ([127, 0, 0, 1], 1).into());
+        assert_eq!(c.connections, 10_000);
+        assert_eq!(c.prefix, "/stream");
     }
 }

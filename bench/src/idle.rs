@@ -6,7 +6,9 @@
 //! connection per session, its `xhr_streaming` response open after the prelude and the `o`
 //! frame; the check at the end sends through a small pool of shared connections (at most
 //! `--concurrency`, opened only then, so they are not in the measured RSS) and reads the echo
-//! from the session's own stream.
+//! from the session's own stream. `raw-idle-streaming` does the same with the bare server's
+//! plain streaming responses (`POST /stream/<id>`, first line `open`; a `POST` to
+//! `/stream/<id>/send` comes out of that response as one line).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -38,6 +40,13 @@ pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
         let pool = SenderPool::new(config.target);
         return hold(config, stats, open_xhr_streaming(config, stats), |r| {
             echo_xhr_streaming(r, &pool, size)
+        })
+        .await;
+    }
+    if config.workload == Workload::RawIdleStreaming {
+        let pool = SenderPool::new(config.target);
+        return hold(config, stats, open_plain_streams(config, stats), |r| {
+            echo_plain_stream(r, &pool, size)
         })
         .await;
     }
@@ -164,7 +173,23 @@ async fn open_xhr_streaming(config: &LoadConfig, stats: &Stats) -> Vec<Receiving
     .await
 }
 
-/// Keep-alive connections for `xhr_send`, shared by the sessions being checked.
+/// Open `config.connections` plain streaming responses on the bare server, as
+/// [`open_xhr_streaming`] does sessions.
+async fn open_plain_streams(config: &LoadConfig, stats: &Stats) -> Vec<Receiving> {
+    let addr = config.target;
+    stats::open_all(config, stats, |i| {
+        let path = format!("{}/{i:x}-{:08x}", config.prefix, rand::random::<u32>());
+        async move {
+            let mut r = Receiving::open_plain(addr, path, READ_BUFFER).await?;
+            r.release_buffers();
+            Ok(r)
+        }
+    })
+    .await
+}
+
+/// Keep-alive connections for the sends of the final check, shared by the sessions being
+/// checked.
 struct SenderPool {
     addr: SocketAddr,
     idle: Mutex<Vec<HttpConn>>,
@@ -215,6 +240,25 @@ async fn echo_xhr_streaming(
             }
             None => return Err("the streaming response ended".into()),
         }
+    }
+}
+
+/// Send one message into an idle plain streaming response and read it back from that
+/// response.
+async fn echo_plain_stream(mut r: Receiving, pool: &SenderPool, size: usize) -> Result<(), String> {
+    let mut sender = pool.take().await?;
+    let text = payload::make(0, size);
+    let path = format!("{}/send", r.base);
+    sender.send("POST", &path, text.as_bytes()).await?;
+    let head = sender.head().await?;
+    sender.body(&head).await?;
+    if head.status != 204 {
+        return Err(format!("{path} answered {}", head.status));
+    }
+    pool.give_back(sender);
+    match r.next_line().await? {
+        Some(line) => payload::check(0, size, &line).map_err(|m| payload::describe(0, &m, &line)),
+        None => Err("the streaming response ended".into()),
     }
 }
 

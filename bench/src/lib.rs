@@ -6,8 +6,8 @@
 //!   [`Config`](sockjs_hyper::Config) (heartbeat 25 s, response limit 128 KiB);
 //! * **sockjs-node 0.3.24** — `bench/node/server.js`, the same two endpoints;
 //! * **bare** — [`servers::serve_bare`]: a plain websocket echo (any path), a plain websocket
-//!   broadcast room (`/broadcast`) and an HTTP `POST` echo on hyper + tokio-tungstenite, no
-//!   SockJS at all: the ceiling.
+//!   broadcast room (`/broadcast`), an HTTP `POST` echo and held HTTP streaming responses
+//!   (`/stream/<id>`) on hyper + tokio-tungstenite, no SockJS at all: the ceiling.
 //!
 //! The load generator is [`run`]: one [`LoadConfig`] in, one [`RunReport`] out. Every message
 //! carries a sequence number and a pattern derived from it; every echo is checked intact and in
@@ -28,6 +28,7 @@
 //! | `idle`          | N idle SockJS websocket sessions   | server RSS per session           |
 //! | `raw-idle`      | N idle plain websockets (bare)     | server RSS per session           |
 //! | `idle-xhr-streaming` | N idle SockJS `xhr_streaming` sessions | server RSS per session      |
+//! | `raw-idle-streaming` | N idle plain HTTP streaming responses (bare) | server RSS per response |
 #![deny(missing_docs)]
 
 mod broadcast;
@@ -65,9 +66,10 @@ pub async fn run(config: &LoadConfig) -> RunReport {
             Workload::XhrStreaming | Workload::XhrPolling => xhr::run(config, &stats).await,
             Workload::HttpEcho => http_echo::run(config, &stats).await,
             Workload::Broadcast | Workload::RawBroadcast => broadcast::run(config, &stats).await,
-            Workload::Idle | Workload::RawIdle | Workload::IdleXhrStreaming => {
-                idle::run(config, &stats).await
-            }
+            Workload::Idle
+            | Workload::RawIdle
+            | Workload::IdleXhrStreaming
+            | Workload::RawIdleStreaming => idle::run(config, &stats).await,
         }
     };
     let outcome = match tokio::time::timeout(config.hard_timeout, work).await {

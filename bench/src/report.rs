@@ -175,7 +175,10 @@ pub(crate) fn build(
             "ms",
             false,
         ),
-        Workload::Idle | Workload::RawIdle | Workload::IdleXhrStreaming => (
+        Workload::Idle
+        | Workload::RawIdle
+        | Workload::IdleXhrStreaming
+        | Workload::RawIdleStreaming => (
             kb_per_session.unwrap_or(0.0),
             "rss_per_session",
             "kB",

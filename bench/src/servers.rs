@@ -15,8 +15,8 @@ use futures::{FutureExt, SinkExt, StreamExt};
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -153,10 +153,122 @@ pub async fn serve_sockjs(listener: TcpListener) -> std::io::Result<()> {
 
 /// Serve the bare reference on `listener`: a websocket upgrade under `/broadcast` joins one
 /// room where every text message goes to every member; at any other path it echoes text and
-/// binary messages; any other `POST` answers 200 with its body; anything else 200 `bare`.
+/// binary messages. `POST /stream/<id>` holds a plain streaming response open (first line
+/// `open`), into which `POST /stream/<id>/send` puts its body as one line; any other `POST`
+/// answers 200 with its body; anything else 200 `bare`.
 pub async fn serve_bare(listener: TcpListener) -> std::io::Result<()> {
-    let room = Arc::new(BareRoom::default());
-    accept_loop(listener, move |req| bare(Arc::clone(&room), req)).await
+    let state = Arc::new(Bare::default());
+    accept_loop(listener, move |req| {
+        // Boxed like the sockjs-rs server's, so that both keep the same slot per connection.
+        let response: Pin<Box<dyn Future<Output = _> + Send>> =
+            Box::pin(bare(Arc::clone(&state), req));
+        response
+    })
+    .await
+}
+
+/// The bare server's state.
+#[derive(Default)]
+struct Bare {
+    room: BareRoom,
+    streams: BareStreams,
+}
+
+/// The bare server's held streaming responses by id, each with the queue of lines to write
+/// into it: what a hyper application without SockJS keeps to push data into open responses.
+#[derive(Default)]
+struct BareStreams {
+    next: AtomicU64,
+    open: Mutex<HashMap<String, (u64, tokio::sync::mpsc::Sender<Bytes>)>>,
+}
+
+/// Lines a held stream may have waiting; a send beyond that waits for room.
+const BARE_STREAM_QUEUE: usize = 16;
+
+/// Held streams the bare server keeps at most; more are refused with 503.
+const BARE_MAX_STREAMS: usize = 100_000;
+
+/// Removes its stream from [`BareStreams`] when the response is dropped (finished or its
+/// client gone), unless a newer stream took the id meanwhile.
+struct Unregister {
+    state: Arc<Bare>,
+    id: String,
+    generation: u64,
+}
+
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.state.streams.open.lock() {
+            if open
+                .get(&self.id)
+                .is_some_and(|(g, _)| *g == self.generation)
+            {
+                open.remove(&self.id);
+            }
+        }
+    }
+}
+
+/// `POST /stream/<id>`: hold a streaming response open under `id` (replacing an older one).
+fn bare_stream_open(state: Arc<Bare>, id: &str) -> Response<UnsyncBoxBody<Bytes, Infallible>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(BARE_STREAM_QUEUE);
+    let generation = state.streams.next.fetch_add(1, Ordering::Relaxed);
+    {
+        let Ok(mut open) = state.streams.open.lock() else {
+            return text(StatusCode::INTERNAL_SERVER_ERROR, "poisoned\n");
+        };
+        if open.len() >= BARE_MAX_STREAMS && !open.contains_key(id) {
+            return text(StatusCode::SERVICE_UNAVAILABLE, "too many streams\n");
+        }
+        open.insert(id.to_string(), (generation, tx));
+    }
+    let held = (
+        rx,
+        Unregister {
+            state,
+            id: id.to_string(),
+            generation,
+        },
+    );
+    let lines = futures::stream::unfold(held, |(mut rx, unregister)| async move {
+        let line = rx.recv().await?;
+        Some((Ok(Frame::data(line)), (rx, unregister)))
+    });
+    let first = futures::stream::once(async { Ok(Frame::data(Bytes::from_static(b"open\n"))) });
+    let mut r = Response::new(BodyExt::boxed_unsync(StreamBody::new(first.chain(lines))));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=UTF-8"),
+    );
+    r
+}
+
+/// `POST /stream/<id>/send`: put the body, as one line, into the stream `id`; 204 once it is
+/// queued, 404 without such a stream.
+async fn bare_stream_send(
+    state: Arc<Bare>,
+    id: &str,
+    body: Incoming,
+) -> Response<UnsyncBoxBody<Bytes, Infallible>> {
+    let Ok(body) = Limited::new(body, BARE_MAX_BODY).collect().await else {
+        return text(StatusCode::PAYLOAD_TOO_LARGE, "too large\n");
+    };
+    let mut line = body.to_bytes().to_vec();
+    line.push(b'\n');
+    let stream = state
+        .streams
+        .open
+        .lock()
+        .ok()
+        .and_then(|open| open.get(id).map(|(_, tx)| tx.clone()));
+    match stream {
+        Some(tx) if tx.send(Bytes::from(line)).await.is_ok() => {
+            let mut r = text(StatusCode::NO_CONTENT, "");
+            *r.body_mut() = http_body_util::Empty::new().boxed_unsync();
+            r
+        }
+        _ => text(StatusCode::NOT_FOUND, "no such stream\n"),
+    }
 }
 
 /// The bare broadcast room: each member's queue of outgoing messages (what a plain
@@ -172,10 +284,11 @@ const BARE_MEMBER_QUEUE: usize = 1024;
 
 /// One member of the bare room: send what it receives to everyone, write what the room sends
 /// it (a burst with one flush).
-async fn bare_member<S>(room: Arc<BareRoom>, mut ws: WebSocketStream<S>)
+async fn bare_member<S>(state: Arc<Bare>, mut ws: WebSocketStream<S>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    let room = &state.room;
     let id = room.next.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = tokio::sync::mpsc::channel(BARE_MEMBER_QUEUE);
     if let Ok(mut m) = room.members.lock() {
@@ -230,7 +343,7 @@ fn bare_ws_config() -> WebSocketConfig {
 }
 
 async fn bare(
-    room: Arc<BareRoom>,
+    state: Arc<Bare>,
     mut req: Request<Incoming>,
 ) -> Response<UnsyncBoxBody<Bytes, Infallible>> {
     let is_upgrade = req
@@ -259,7 +372,7 @@ async fn bare(
             )
             .await;
             if broadcast {
-                return bare_member(room, ws).await;
+                return bare_member(state, ws).await;
             }
             // Echo every message; flush when nothing more has arrived, so that a burst is
             // answered with one write.
@@ -298,6 +411,16 @@ async fn bare(
     }
     if req.method() != Method::POST {
         return text(StatusCode::OK, "bare\n");
+    }
+    if let Some(rest) = req.uri().path().strip_prefix("/stream/") {
+        return match rest.strip_suffix("/send") {
+            Some(id) => {
+                let id = id.to_string();
+                bare_stream_send(state, &id, req.into_body()).await
+            }
+            None if !rest.is_empty() && !rest.contains('/') => bare_stream_open(state, rest),
+            None => text(StatusCode::NOT_FOUND, "no such stream\n"),
+        };
     }
     match Limited::new(req.into_body(), BARE_MAX_BODY).collect().await {
         Ok(body) => {

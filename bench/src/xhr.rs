@@ -150,16 +150,44 @@ impl Receiving {
         }
     }
 
-    /// Send an `xhr_streaming` request and read its prelude.
-    async fn start_stream(&mut self) -> Result<(), String> {
-        let path = format!("{}/xhr_streaming", self.base);
-        self.conn.send("POST", &path, b"").await?;
+    /// Connect to the bare server (reading `read_chunk` bytes at a time) and open the plain
+    /// streaming response `path` (`/stream/<id>`), up to its first line, `open`.
+    pub(crate) async fn open_plain(
+        addr: SocketAddr,
+        path: String,
+        read_chunk: usize,
+    ) -> Result<Receiving, String> {
+        let mut r = Receiving {
+            conn: HttpConn::connect_with_read_chunk(addr, read_chunk).await?,
+            base: path,
+            body: None,
+            pending: BytesMut::new(),
+        };
+        let path = r.base.clone();
+        r.request_stream(&path).await?;
+        match r.next_line().await? {
+            Some(l) if l == "open" => Ok(r),
+            Some(l) => Err(format!("expected `open`, got {}", frame::shorten(&l))),
+            None => Err("streaming response ended before its first line".into()),
+        }
+    }
+
+    /// `POST` to `path` and start reading its streaming response.
+    async fn request_stream(&mut self, path: &str) -> Result<(), String> {
+        self.conn.send("POST", path, b"").await?;
         let head = self.conn.head().await?;
         if head.status != 200 {
-            return Err(format!("xhr_streaming answered {}", head.status));
+            return Err(format!("{path} answered {}", head.status));
         }
         self.body = Some(HttpConn::body_reader(&head));
         self.pending.clear();
+        Ok(())
+    }
+
+    /// Send an `xhr_streaming` request and read its prelude.
+    async fn start_stream(&mut self) -> Result<(), String> {
+        let path = format!("{}/xhr_streaming", self.base);
+        self.request_stream(&path).await?;
         match self.next_line().await? {
             Some(l) if l.len() == PRELUDE && l.bytes().all(|b| b == b'h') => Ok(()),
             Some(l) => Err(format!("expected the prelude, got {}", frame::shorten(&l))),

@@ -163,6 +163,16 @@ fn idle_xhr_streaming() {
     assert_eq!(r.reconnects, 0, "no streaming response was renewed");
 }
 
+#[test]
+fn raw_idle_streaming() {
+    let r = run(short(Workload::RawIdleStreaming, 50));
+    assert!(r.kb_per_session.is_some(), "RSS read");
+    assert_eq!(
+        r.received_total, 50,
+        "a line went through every held response"
+    );
+}
+
 /// A short run of `workload` with `connections` connections against a port nothing listens on.
 fn against_a_dead_server(workload: Workload, connections: usize) -> RunReport {
     // Bind and drop a listener: nothing listens on that port afterwards.

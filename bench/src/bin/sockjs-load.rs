@@ -9,9 +9,10 @@
 //! ```
 //!
 //! WORKLOAD is one of `ws-echo`, `raw-ws-echo`, `ws-rtt`, `raw-ws-rtt`, `xhr-streaming`,
-//! `xhr-polling`, `http-echo`, `broadcast`, `idle`, `raw-idle`, `idle-xhr-streaming` (see the
-//! `sockjs_bench` crate docs). Prints one JSON line to stdout (also appended to `--json-out FILE`) and one line for
-//! people to stderr. Exits 1 if the run counted any error, 2 on bad arguments.
+//! `xhr-polling`, `http-echo`, `broadcast`, `idle`, `raw-idle`, `idle-xhr-streaming`,
+//! `raw-idle-streaming` (see the `sockjs_bench` crate docs). Prints one JSON line to stdout
+//! (also appended to `--json-out FILE`) and one line for people to stderr. Exits 1 if the run
+//! counted any error, 2 on bad arguments.
 //!
 //! It runs on one thread (a current-thread tokio runtime): pin it to its own CPU with
 //! `taskset -c 1`, away from the server's. `--server-pid` lets it read the server's RSS (the
