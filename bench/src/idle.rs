@@ -36,17 +36,14 @@ const READ_BUFFER: usize = 4096;
 
 pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
     let size = config.message_size;
-    if config.workload == Workload::IdleXhrStreaming {
+    if matches!(
+        config.workload,
+        Workload::IdleXhrStreaming | Workload::RawIdleStreaming
+    ) {
         let pool = SenderPool::new(config.target);
-        return hold(config, stats, open_xhr_streaming(config, stats), |r| {
-            echo_xhr_streaming(r, &pool, size)
-        })
-        .await;
-    }
-    if config.workload == Workload::RawIdleStreaming {
-        let pool = SenderPool::new(config.target);
-        return hold(config, stats, open_plain_streams(config, stats), |r| {
-            echo_plain_stream(r, &pool, size)
+        let sockjs = !config.workload.is_raw();
+        return hold(config, stats, open_streams(config, stats), |r| {
+            echo_stream(r, &pool, sockjs, size)
         })
         .await;
     }
@@ -157,30 +154,21 @@ async fn echo_ws(ws: &mut Ws, sockjs: bool, size: usize) -> Result<(), String> {
     }
 }
 
-/// Open `config.connections` `xhr_streaming` sessions, `config.connect_concurrency` at a
-/// time, each kept with its response open and its client buffers freed. Failures are
-/// counted; the sessions that opened are returned.
-async fn open_xhr_streaming(config: &LoadConfig, stats: &Stats) -> Vec<Receiving> {
+/// Open `config.connections` streaming responses, `config.connect_concurrency` at a time,
+/// each kept open with its client buffers freed: `xhr_streaming` sessions, or for
+/// `raw-idle-streaming` the bare server's plain streams. Failures are counted; the responses
+/// that opened are returned.
+async fn open_streams(config: &LoadConfig, stats: &Stats) -> Vec<Receiving> {
     let addr = config.target;
+    let plain = config.workload.is_raw();
     stats::open_all(config, stats, |i| {
         let base = session_base(&config.prefix, i);
         async move {
-            let mut r = Receiving::open(addr, base, true, READ_BUFFER).await?;
-            r.release_buffers();
-            Ok(r)
-        }
-    })
-    .await
-}
-
-/// Open `config.connections` plain streaming responses on the bare server, as
-/// [`open_xhr_streaming`] does sessions.
-async fn open_plain_streams(config: &LoadConfig, stats: &Stats) -> Vec<Receiving> {
-    let addr = config.target;
-    stats::open_all(config, stats, |i| {
-        let path = format!("{}/{i:x}-{:08x}", config.prefix, rand::random::<u32>());
-        async move {
-            let mut r = Receiving::open_plain(addr, path, READ_BUFFER).await?;
+            let mut r = if plain {
+                Receiving::open_plain(addr, base, READ_BUFFER).await?
+            } else {
+                Receiving::open(addr, base, true, READ_BUFFER).await?
+            };
             r.release_buffers();
             Ok(r)
         }
@@ -220,45 +208,32 @@ impl SenderPool {
     }
 }
 
-/// Send one message to an idle `xhr_streaming` session and read its echo from the session's
-/// stream (skipping heartbeats).
-async fn echo_xhr_streaming(
+/// Send one message into an idle streaming response (`xhr_send` to a SockJS session, or a
+/// plain `send` to a bare stream) and read its echo from that response (skipping heartbeats).
+async fn echo_stream(
     mut r: Receiving,
     pool: &SenderPool,
+    sockjs: bool,
     size: usize,
 ) -> Result<(), String> {
+    let (path, message) = if sockjs {
+        (format!("{}/xhr_send", r.base), echo_request(size))
+    } else {
+        (format!("{}/send", r.base), payload::make(0, size))
+    };
     let mut sender = pool.take().await?;
-    let path = format!("{}/xhr_send", r.base);
-    xhr::xhr_send(&mut sender, &path, echo_request(size).as_bytes()).await?;
+    xhr::post_accepted(&mut sender, &path, message.as_bytes()).await?;
     pool.give_back(sender);
     loop {
-        match r.next_line().await? {
-            Some(line) => {
-                if echo_frame(&line, size)? {
-                    return Ok(());
-                }
-            }
-            None => return Err("the streaming response ended".into()),
+        let Some(line) = r.next_line().await? else {
+            return Err("the streaming response ended".into());
+        };
+        if !sockjs {
+            return payload::check(0, size, &line).map_err(|m| payload::describe(0, &m, &line));
         }
-    }
-}
-
-/// Send one message into an idle plain streaming response and read it back from that
-/// response.
-async fn echo_plain_stream(mut r: Receiving, pool: &SenderPool, size: usize) -> Result<(), String> {
-    let mut sender = pool.take().await?;
-    let text = payload::make(0, size);
-    let path = format!("{}/send", r.base);
-    sender.send("POST", &path, text.as_bytes()).await?;
-    let head = sender.head().await?;
-    sender.body(&head).await?;
-    if head.status != 204 {
-        return Err(format!("{path} answered {}", head.status));
-    }
-    pool.give_back(sender);
-    match r.next_line().await? {
-        Some(line) => payload::check(0, size, &line).map_err(|m| payload::describe(0, &m, &line)),
-        None => Err("the streaming response ended".into()),
+        if echo_frame(&line, size)? {
+            return Ok(());
+        }
     }
 }
 

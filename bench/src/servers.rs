@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::{FutureExt, SinkExt, StreamExt};
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
@@ -97,6 +97,13 @@ impl SockJsApp {
 
 fn text(status: StatusCode, body: &'static str) -> Response<UnsyncBoxBody<Bytes, Infallible>> {
     let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())).boxed_unsync());
+    *r.status_mut() = status;
+    r
+}
+
+/// A response with `status` and no body.
+fn empty(status: StatusCode) -> Response<UnsyncBoxBody<Bytes, Infallible>> {
+    let mut r = Response::new(http_body_util::Empty::new().boxed_unsync());
     *r.status_mut() = status;
     r
 }
@@ -253,8 +260,8 @@ async fn bare_stream_send(
     let Ok(body) = Limited::new(body, BARE_MAX_BODY).collect().await else {
         return text(StatusCode::PAYLOAD_TOO_LARGE, "too large\n");
     };
-    let mut line = body.to_bytes().to_vec();
-    line.push(b'\n');
+    let mut line = BytesMut::from(body.to_bytes());
+    line.extend_from_slice(b"\n");
     let stream = state
         .streams
         .open
@@ -262,11 +269,7 @@ async fn bare_stream_send(
         .ok()
         .and_then(|open| open.get(id).map(|(_, tx)| tx.clone()));
     match stream {
-        Some(tx) if tx.send(Bytes::from(line)).await.is_ok() => {
-            let mut r = text(StatusCode::NO_CONTENT, "");
-            *r.body_mut() = http_body_util::Empty::new().boxed_unsync();
-            r
-        }
+        Some(tx) if tx.send(line.freeze()).await.is_ok() => empty(StatusCode::NO_CONTENT),
         _ => text(StatusCode::NOT_FOUND, "no such stream\n"),
     }
 }
@@ -399,8 +402,7 @@ async fn bare(
             // tungstenite has queued the close reply; send it.
             let _ = ws.flush().await;
         });
-        let mut r = text(StatusCode::SWITCHING_PROTOCOLS, "");
-        *r.body_mut() = http_body_util::Empty::new().boxed_unsync();
+        let mut r = empty(StatusCode::SWITCHING_PROTOCOLS);
         let h = r.headers_mut();
         h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
@@ -418,7 +420,7 @@ async fn bare(
                 let id = id.to_string();
                 bare_stream_send(state, &id, req.into_body()).await
             }
-            None if !rest.is_empty() && !rest.contains('/') => bare_stream_open(state, rest),
+            None if !rest.is_empty() => bare_stream_open(state, rest),
             None => text(StatusCode::NOT_FOUND, "no such stream\n"),
         };
     }

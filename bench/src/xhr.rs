@@ -118,12 +118,7 @@ impl Receiving {
         streaming: bool,
         read_chunk: usize,
     ) -> Result<Receiving, String> {
-        let mut r = Receiving {
-            base,
-            conn: HttpConn::connect_with_read_chunk(addr, read_chunk).await?,
-            body: None,
-            pending: BytesMut::new(),
-        };
+        let mut r = Receiving::connect(addr, base, read_chunk).await?;
         let first = if streaming {
             r.start_stream().await?;
             r.next_line()
@@ -157,19 +152,27 @@ impl Receiving {
         path: String,
         read_chunk: usize,
     ) -> Result<Receiving, String> {
-        let mut r = Receiving {
-            conn: HttpConn::connect_with_read_chunk(addr, read_chunk).await?,
-            base: path,
-            body: None,
-            pending: BytesMut::new(),
-        };
-        let path = r.base.clone();
+        let mut r = Receiving::connect(addr, path.clone(), read_chunk).await?;
         r.request_stream(&path).await?;
         match r.next_line().await? {
             Some(l) if l == "open" => Ok(r),
             Some(l) => Err(format!("expected `open`, got {}", frame::shorten(&l))),
             None => Err("streaming response ended before its first line".into()),
         }
+    }
+
+    /// A fresh connection to `addr` for `base`, nothing requested yet.
+    async fn connect(
+        addr: SocketAddr,
+        base: String,
+        read_chunk: usize,
+    ) -> Result<Receiving, String> {
+        Ok(Receiving {
+            base,
+            conn: HttpConn::connect_with_read_chunk(addr, read_chunk).await?,
+            body: None,
+            pending: BytesMut::new(),
+        })
     }
 
     /// `POST` to `path` and start reading its streaming response.
@@ -300,7 +303,7 @@ async fn send_loop(mut conn: HttpConn, base: &str, params: Params, shared: &Shar
             }
         }
         body.push(']');
-        if let Err(e) = xhr_send(&mut conn, &path, body.as_bytes()).await {
+        if let Err(e) = post_accepted(&mut conn, &path, body.as_bytes()).await {
             stats.error(e);
             shared.credits.close();
             shared.stop.notify_one();
@@ -322,15 +325,19 @@ async fn send_loop(mut conn: HttpConn, base: &str, params: Params, shared: &Shar
     shared.stop.notify_one();
 }
 
-/// `POST` `body` (a JSON array of strings) to `path` (a session's `xhr_send`) and check the
-/// answer.
-pub(crate) async fn xhr_send(conn: &mut HttpConn, path: &str, body: &[u8]) -> Result<(), String> {
+/// `POST` `body` to `path` (a session's `xhr_send` with a JSON array of strings, or the bare
+/// server's `/stream/<id>/send`) and check that it was accepted (200 or 204).
+pub(crate) async fn post_accepted(
+    conn: &mut HttpConn,
+    path: &str,
+    body: &[u8],
+) -> Result<(), String> {
     conn.send("POST", path, body).await?;
     let head = conn.head().await?;
     let answer = conn.body(&head).await?;
     if head.status != 204 && head.status != 200 {
         return Err(format!(
-            "xhr_send answered {} {}",
+            "{path} answered {} {}",
             head.status,
             frame::shorten(&String::from_utf8_lossy(&answer))
         ));
