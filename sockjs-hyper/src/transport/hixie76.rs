@@ -116,7 +116,7 @@ pub(crate) fn serve<B>(
             };
             match handshake.await {
                 Some(io) => {
-                    let codec = Hixie76Codec { max };
+                    let codec = Hixie76Codec::new(max);
                     run(
                         &ep,
                         Framed::new(io, codec),
@@ -151,6 +151,24 @@ pub(crate) fn serve<B>(
 pub(crate) struct Hixie76Codec {
     /// Largest text frame accepted.
     max: usize,
+    /// How far into the buffer the frame being received has been searched for its `0xFF`
+    /// end byte: each read searches only the bytes that arrived since, so a large frame
+    /// dripped in small pieces costs time linear in its size.
+    searched: usize,
+    /// Bytes inspected while searching for end bytes, in total (the work the search did).
+    #[cfg(test)]
+    inspected: u64,
+}
+
+impl Hixie76Codec {
+    pub(crate) fn new(max: usize) -> Hixie76Codec {
+        Hixie76Codec {
+            max,
+            searched: 1,
+            #[cfg(test)]
+            inspected: 0,
+        }
+    }
 }
 
 impl Decoder for Hixie76Codec {
@@ -160,21 +178,34 @@ impl Decoder for Hixie76Codec {
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Message>, tungstenite::Error> {
         match buf.first() {
             None => Ok(None),
-            Some(0x00) => match buf.iter().position(|&b| b == 0xFF) {
-                Some(end) => {
-                    let frame = buf.split_to(end + 1);
-                    let text = std::str::from_utf8(&frame[1..end])
-                        .map_err(|_| tungstenite::Error::Utf8(String::from("invalid UTF-8")))?;
-                    Ok(Some(Message::Text(Utf8Bytes::from(text))))
+            Some(0x00) => {
+                // Bytes before `searched` are known not to be the end byte.
+                let from = self.searched.clamp(1, buf.len());
+                let found = buf[from..].iter().position(|&b| b == 0xFF);
+                #[cfg(test)]
+                {
+                    self.inspected += found.map_or(buf.len() - from, |i| i + 1) as u64;
                 }
-                None if buf.len() > self.max + 1 => Err(tungstenite::Error::Capacity(
-                    CapacityError::MessageTooLong {
-                        size: buf.len(),
-                        max_size: self.max,
-                    },
-                )),
-                None => Ok(None),
-            },
+                match found.map(|i| from + i) {
+                    Some(end) => {
+                        self.searched = 1;
+                        let frame = buf.split_to(end + 1);
+                        let text = std::str::from_utf8(&frame[1..end])
+                            .map_err(|_| tungstenite::Error::Utf8(String::from("invalid UTF-8")))?;
+                        Ok(Some(Message::Text(Utf8Bytes::from(text))))
+                    }
+                    None if buf.len() > self.max + 1 => Err(tungstenite::Error::Capacity(
+                        CapacityError::MessageTooLong {
+                            size: buf.len(),
+                            max_size: self.max,
+                        },
+                    )),
+                    None => {
+                        self.searched = buf.len();
+                        Ok(None)
+                    }
+                }
+            }
             Some(0xFF) if buf.len() < 2 => Ok(None),
             Some(0xFF) if buf[1] == 0x00 => {
                 buf.advance(2);
@@ -235,7 +266,7 @@ mod tests {
 
     #[test]
     fn codec_round_trip_and_limits() {
-        let mut codec = Hixie76Codec { max: 8 };
+        let mut codec = Hixie76Codec::new(8);
         let mut buf = BytesMut::new();
         codec
             .encode(Message::Text(Utf8Bytes::from_static("a[\"x\"]")), &mut buf)
@@ -259,5 +290,41 @@ mod tests {
         );
         let mut bad = BytesMut::from(&b"\x80\x01"[..]);
         assert!(codec.decode(&mut bad).is_err());
+    }
+
+    #[test]
+    fn a_frame_dripped_in_small_pieces_is_searched_once() {
+        // 4 MiB in 2 KiB reads: the end byte is looked for only in the bytes that arrived
+        // since the last read, so the work is the frame's size, not its size squared / 2 KiB.
+        let size = 4 * 1024 * 1024;
+        let mut codec = Hixie76Codec::new(size);
+        let mut frame = vec![b'a'; size + 2];
+        frame[0] = 0x00;
+        frame[size + 1] = 0xFF;
+        let mut buf = BytesMut::new();
+        let mut decoded = None;
+        for piece in frame.chunks(2048) {
+            buf.extend_from_slice(piece);
+            if let Some(m) = codec.decode(&mut buf).unwrap() {
+                decoded = Some(m);
+            }
+        }
+        match decoded {
+            Some(Message::Text(t)) => assert_eq!(t.len(), size),
+            other => panic!("expected the text frame, got {other:?}"),
+        }
+        assert!(buf.is_empty());
+        assert!(
+            codec.inspected <= (size + 2) as u64,
+            "{} bytes inspected for a frame of {} bytes",
+            codec.inspected,
+            size + 2
+        );
+        // The next frame starts a new search.
+        buf.extend_from_slice(b"\x00xy\xff");
+        assert_eq!(
+            codec.decode(&mut buf).unwrap(),
+            Some(Message::Text(Utf8Bytes::from_static("xy")))
+        );
     }
 }
