@@ -60,6 +60,9 @@ pub(crate) fn accept<B>(
     let Some(key) = h.get(header::SEC_WEBSOCKET_KEY).filter(|k| !k.is_empty()) else {
         return Err(Reject::BadRequest("Missing Sec-WebSocket-Key."));
     };
+    if !valid_key(key.as_bytes()) {
+        return Err(Reject::BadRequest("Invalid Sec-WebSocket-Key."));
+    }
     let accept_key = derive_accept_key(key.as_bytes());
     let on_upgrade = hyper::upgrade::on(req);
     let mut r = response(StatusCode::SWITCHING_PROTOCOLS, empty());
@@ -70,6 +73,13 @@ pub(crate) fn accept<B>(
         out.insert(header::SEC_WEBSOCKET_ACCEPT, v);
     }
     Ok((r, on_upgrade))
+}
+
+/// Whether `key` is a `Sec-WebSocket-Key` as RFC 6455 (4.1, 4.2.1) defines it: 16 bytes in
+/// base64, which is 22 characters of the base64 alphabet and `==`.
+fn valid_key(key: &[u8]) -> bool {
+    let is_b64 = |c: &u8| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/';
+    key.len() == 24 && key.ends_with(b"==") && key[..22].iter().all(is_b64)
 }
 
 fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
@@ -464,12 +474,33 @@ fn take(
             session.abort(CloseCause::LimitExceeded, &close::TOO_BIG);
             return Err(Ending::Violation(WsCode::Size, "Message too big"));
         }
+        // RFC 6455 7.1.7: fail the connection with a close frame saying why (1007 for text
+        // that is not UTF-8, 1002 for a framing violation) before closing it.
+        Some(Err(tungstenite::Error::Utf8(_))) => {
+            session.abort(CloseCause::ProtocolError, &close::INTERRUPTED);
+            return Err(Ending::Violation(WsCode::Invalid, "Invalid UTF-8"));
+        }
+        Some(Err(tungstenite::Error::Protocol(e))) if is_violation(&e) => {
+            tracing::debug!(error = %e, "websocket protocol violation");
+            session.abort(CloseCause::ProtocolError, &close::INTERRUPTED);
+            return Err(Ending::Violation(WsCode::Protocol, "Protocol violation"));
+        }
         Some(Err(_)) | None => {
             session.abort(CloseCause::Interrupted, &close::INTERRUPTED);
             return Err(Ending::Broken);
         }
     }
     Ok(())
+}
+
+/// Whether a protocol error reading the websocket is the client breaking RFC 6455 (as
+/// opposed to the connection ending without a close handshake).
+fn is_violation(e: &tungstenite::error::ProtocolError) -> bool {
+    use tungstenite::error::ProtocolError as P;
+    !matches!(
+        e,
+        P::ResetWithoutClosingHandshake | P::SendAfterClosing | P::ReceivedAfterClosing
+    )
 }
 
 async fn reserve(
