@@ -384,3 +384,57 @@ async fn websocket_write_timeout_drops_a_client_that_stopped_reading() {
     );
     drop(stalled);
 }
+
+#[tokio::test]
+async fn websocket_ping_keeps_a_responsive_client_while_the_application_is_slow() {
+    // The application does not read for a while, so the server stops reading the socket
+    // (the inbound queue is full): the client's pongs wait unread behind its messages. That is
+    // not the client's fault and must not count as a missing pong.
+    let mut config = Config::default();
+    config.websocket_ping_interval = Some(Duration::from_millis(100));
+    config.max_inbound_queue = 1;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let endpoint = sockjs_hyper::SockJs::new(
+        "/slow",
+        config,
+        move |mut conn: sockjs_hyper::Connection| {
+            let tx = tx.clone();
+            async move {
+                // busy elsewhere for ten ping intervals
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                while let Some(m) = conn.recv().await {
+                    if conn.send(m).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = tx.send(conn.close_cause());
+            }
+        },
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fallback: sockjs_examples::Fallback = std::sync::Arc::new(|_req| {
+        Box::pin(async { sockjs_examples::respond(hyper::StatusCode::NOT_FOUND, "text/plain", "") })
+    });
+    tokio::spawn(serve_hyper(listener, vec![endpoint], fallback));
+    let mut client = ws(addr, "/slow").await;
+    client
+        .send(Message::text(r#"["1","2","3","4","5"]"#))
+        .await
+        .unwrap();
+    // Reading answers the pings; every message comes back once the application reads.
+    let mut echoed = Vec::new();
+    while echoed.len() < 5 {
+        let frame = recv(&mut client).await;
+        assert!(frame.starts_with('a'), "unexpected frame {frame}");
+        echoed.extend(messages(&frame));
+    }
+    assert_eq!(echoed, ["1", "2", "3", "4", "5"]);
+    assert!(rx.try_recv().is_err(), "the session is still open");
+    client.close(None).await.unwrap();
+    assert_eq!(
+        next_cause(&mut rx).await,
+        Some(sockjs_hyper::CloseCause::ClientClosed)
+    );
+}

@@ -122,7 +122,10 @@ pub struct Config {
     pub write_timeout: Duration,
     /// Send a websocket ping at this interval and drop the connection if nothing (a pong or
     /// any message) arrives within the next interval; in addition to the `h` frames, which
-    /// keep proxies busy but prove nothing about the client. Default: `None` (off).
+    /// keep proxies busy but prove nothing about the client. An interval during which the
+    /// server stopped reading because the application's inbound queue was full (see
+    /// `max_inbound_queue`) does not count: the pong may be waiting behind unread messages.
+    /// Default: `None` (off).
     pub websocket_ping_interval: Option<Duration>,
 }
 

@@ -220,6 +220,10 @@ pub(crate) async fn run<S>(
     let ping_every = ep.config.websocket_ping_interval;
     let mut next_ping = ping_every.map(|d| tokio::time::Instant::now() + d);
     let mut awaiting_pong = false;
+    // Whether the loop stopped reading the socket (the application's inbound queue was full)
+    // at some point since the last ping: the pong may then be waiting unread behind the
+    // client's messages, and a missing pong proves nothing.
+    let mut unread_since_ping = false;
     // One timer each for the session's deadline and the ping, reset only when the deadline
     // changes (the core keeps it stable while messages flow), so the message path does not
     // touch the runtime's timer wheel.
@@ -280,6 +284,9 @@ pub(crate) async fn run<S>(
                 Err(TrySendError::Closed(_)) => pending.clear(),
             }
         }
+        if !pending.is_empty() {
+            unread_since_ping = true;
+        }
         tokio::select! {
             // Timers first, then wake-ups, then input: none of them is ready for ever.
             biased;
@@ -290,11 +297,12 @@ pub(crate) async fn run<S>(
                 session_timer.set(sleep_until(None));
             }
             _ = &mut ping_timer => {
-                if awaiting_pong {
+                if awaiting_pong && !unread_since_ping {
                     tracing::debug!("no pong within the ping interval");
                     break Ending::Broken;
                 }
                 awaiting_pong = true;
+                unread_since_ping = !pending.is_empty();
                 next_ping = ping_every.map(|d| tokio::time::Instant::now() + d);
                 ping_timer.set(sleep_until(next_ping.map(tokio::time::Instant::into_std)));
                 let ping = ws.send(Message::Ping(Default::default()));
