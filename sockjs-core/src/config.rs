@@ -116,9 +116,13 @@ pub struct Config {
     /// `Content-Security-Policy: frame-ancestors`. Default: any origin (the protocol's
     /// conformance suite needs it); production deployments should set an allow-list.
     pub origins: OriginPolicy,
-    /// How long a write may block before the session is dropped as interrupted (the client
-    /// stopped reading, or the network vanished without the connection failing): a websocket
-    /// send, or a streaming response that does not take its next frame. Default: 30 s.
+    /// How long the server's writes to a client may make no progress before the session is
+    /// dropped as interrupted (the client stopped reading, or the network vanished without the
+    /// connection failing). Progress is any byte written on a websocket, or, on a streaming
+    /// response, the next frame or the next 8 KiB piece of a larger frame taken by the
+    /// connection. A client that reads slowly but steadily is never dropped, however long a
+    /// large message takes; one that stops reading is dropped after this (on a websocket,
+    /// within a quarter more). Default: 30 s.
     pub write_timeout: Duration,
     /// Send a websocket ping at this interval and drop the connection if nothing (a pong or
     /// any message) arrives within the next interval; in addition to the `h` frames, which

@@ -338,6 +338,19 @@ impl SessionHandle {
         }
     }
 
+    /// The streaming receiver `id` took the next piece of the frame it was handed: the client
+    /// is reading, so the stall deadline of [`next_frame`](SessionHandle::next_frame) starts
+    /// again. A no-op for a receiver that holds no frame.
+    pub(crate) fn progress(&self, id: ReceiverId) {
+        self.with(|s| {
+            if let Some((rid, at)) = &mut s.handed_off {
+                if *rid == id {
+                    *at = now();
+                }
+            }
+        });
+    }
+
     /// The frame for `id` if one is ready now, without waiting (also notifies senders waiting
     /// for room and the timer); with [`Transmit::Idle`], also the session's next deadline (see
     /// [`poll_timeout`](SessionHandle::poll_timeout)), read under the same lock. The clock is

@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::{self, error::CapacityError, Message, Utf8By
 use tokio_util::codec::{Decoder, Encoder, Framed};
 use tracing::Instrument;
 
-use super::websocket::{run, Mode};
+use super::websocket::{run, Counted, Mode, Written};
 use super::{new_session, Reject};
 use crate::body::{empty, ResponseBody};
 use crate::endpoint::Endpoint;
@@ -117,9 +117,11 @@ pub(crate) fn serve<B>(
             match handshake.await {
                 Some(io) => {
                     let codec = Hixie76Codec::new(max);
+                    let written = Written::default();
                     run(
                         &ep,
-                        Framed::new(io, codec),
+                        Framed::new(Counted::new(io, written.clone()), codec),
+                        written,
                         session,
                         connection,
                         Mode::SockJs,

@@ -232,8 +232,16 @@ struct StreamState {
     guard: Option<ReceiverGuard>,
 }
 
-/// A streaming body: `prelude`, then one chunk per frame until the receiver ends. Dropping
-/// the body early (the client went away) detaches the receiver as interrupted.
+/// Frames larger than this go to hyper in pieces of this size (slices of the frame, not
+/// copies). hyper asks for the next piece when it has room for it, that is when the client has
+/// taken some of the previous ones: each ask is progress, and the write timeout counts from
+/// the last one (see [`SessionHandle::progress`](crate::session::SessionHandle::progress)).
+/// Whole frames would make a client that reads a large frame slowly look stalled.
+const PIECE: usize = 8 * 1024;
+
+/// A streaming body: `prelude`, then each frame (in pieces of at most [`PIECE`] bytes) until
+/// the receiver ends. Dropping the body early (the client went away) detaches the receiver
+/// as interrupted.
 pub(crate) fn stream(prelude: Bytes, receiving: Receiving) -> ResponseBody {
     let mut queued = VecDeque::from([prelude]);
     let guard = match receiving {
@@ -246,10 +254,21 @@ pub(crate) fn stream(prelude: Bytes, receiving: Receiving) -> ResponseBody {
     let state = StreamState { queued, guard };
     let frames = futures::stream::unfold(state, |mut st| async move {
         if let Some(chunk) = st.queued.pop_front() {
+            if let Some(guard) = &st.guard {
+                guard.session.progress(guard.id);
+            }
             return Some((Ok::<_, Infallible>(Frame::data(chunk)), st));
         }
         let guard = st.guard.as_ref()?;
-        let (data, _end) = guard.session.next_frame(guard.id).await?;
+        let (mut data, _end) = guard.session.next_frame(guard.id).await?;
+        if data.len() > PIECE {
+            let first = data.split_to(PIECE);
+            while data.len() > PIECE {
+                st.queued.push_back(data.split_to(PIECE));
+            }
+            st.queued.push_back(data);
+            data = first;
+        }
         Some((Ok(Frame::data(data)), st))
     });
     BodyExt::boxed_unsync(StreamBody::new(frames))

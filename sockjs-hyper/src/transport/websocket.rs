@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
@@ -19,6 +19,7 @@ use hyper_util::rt::TokioIo;
 use sockjs_core::close;
 use sockjs_core::framing::Framing;
 use sockjs_core::{CloseCause, ReceiveMode, Transmit, Transport};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCode;
@@ -157,13 +158,14 @@ pub(crate) fn serve<B>(
                     return;
                 }
             };
+            let written = Written::default();
             let ws = WebSocketStream::from_raw_socket(
-                TokioIo::new(upgraded),
+                Counted::new(TokioIo::new(upgraded), written.clone()),
                 Role::Server,
                 Some(ws_config(&ep.config)),
             )
             .await;
-            run(&ep, ws, session, connection, mode).await;
+            run(&ep, ws, written, session, connection, mode).await;
         }
         .instrument(span),
     );
@@ -185,10 +187,12 @@ pub(crate) enum Ending {
 }
 
 /// The session loop of one websocket connection: `ws` is any stream of incoming messages that
-/// is also a sink of outgoing ones (tungstenite's RFC 6455 stream, or the hixie-76 codec).
+/// is also a sink of outgoing ones (tungstenite's RFC 6455 stream, or the hixie-76 codec),
+/// over a connection whose writes are counted in `written` (see [`Counted`]).
 pub(crate) async fn run<S>(
     ep: &Arc<Endpoint>,
     mut ws: S,
+    written: Written,
     session: Arc<SessionHandle>,
     connection: Connection,
     mode: Mode,
@@ -245,7 +249,7 @@ pub(crate) async fn run<S>(
                     let Ok(text) = Utf8Bytes::try_from(data) else {
                         break 'session Ending::Broken;
                     };
-                    match send_within(&mut ws, Message::Text(text), write_timeout).await {
+                    match send_within(&mut ws, Message::Text(text), write_timeout, &written).await {
                         Ok(()) => {}
                         Err(SendFailed::Broken) => break 'session Ending::Broken,
                         Err(SendFailed::TimedOut) => {
@@ -305,8 +309,8 @@ pub(crate) async fn run<S>(
                 unread_since_ping = !pending.is_empty();
                 next_ping = ping_every.map(|d| tokio::time::Instant::now() + d);
                 ping_timer.set(sleep_until(next_ping.map(tokio::time::Instant::into_std)));
-                let ping = ws.send(Message::Ping(Default::default()));
-                if !matches!(tokio::time::timeout(write_timeout, ping).await, Ok(Ok(()))) {
+                let ping = Message::Ping(Default::default());
+                if send_within(&mut ws, ping, write_timeout, &written).await.is_err() {
                     break Ending::Broken;
                 }
             }
@@ -523,9 +527,17 @@ enum SendFailed {
     TimedOut,
 }
 
-/// Send `message`, giving up after `limit`. The timer is set up only if the write does not
-/// complete at once (the socket's buffer is full), so the usual write costs no clock read.
-async fn send_within<S>(ws: &mut S, message: Message, limit: Duration) -> Result<(), SendFailed>
+/// Send `message`, giving up once the connection has taken no byte for `limit`: a client that
+/// reads slowly but steadily is never dropped, however long the message takes, and one that
+/// stopped reading is dropped between `limit` and `limit` and a quarter after its last byte.
+/// The timer is set up only if the write does not complete at once (the socket's buffer is
+/// full), so the usual write costs no clock read.
+async fn send_within<S>(
+    ws: &mut S,
+    message: Message,
+    limit: Duration,
+    written: &Written,
+) -> Result<(), SendFailed>
 where
     S: Sink<Message, Error = tungstenite::Error> + Unpin,
 {
@@ -533,12 +545,107 @@ where
     let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut send).poll(cx))).await;
     let done = match first {
         Poll::Ready(done) => done,
-        Poll::Pending => match tokio::time::timeout(limit, send).await {
-            Ok(done) => done,
-            Err(_) => return Err(SendFailed::TimedOut),
-        },
+        Poll::Pending => {
+            let step = limit / 4;
+            let mut seen = written.get();
+            let mut idle = Duration::ZERO;
+            loop {
+                match tokio::time::timeout(step, &mut send).await {
+                    Ok(done) => break done,
+                    Err(_) => {
+                        let now = written.get();
+                        if now != seen {
+                            seen = now;
+                            idle = Duration::ZERO;
+                        } else {
+                            idle += step;
+                            if idle >= limit {
+                                return Err(SendFailed::TimedOut);
+                            }
+                        }
+                    }
+                }
+            }
+        }
     };
     done.map_err(|_| SendFailed::Broken)
+}
+
+/// The number of bytes written to a websocket's connection so far, shared between the
+/// connection ([`Counted`]) and the session loop. One per connection: never shared between
+/// sessions.
+#[derive(Clone, Default)]
+pub(crate) struct Written(Arc<AtomicU64>);
+
+impl Written {
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A connection that counts the bytes written through it into [`Written`], so that a blocked
+/// send can tell a slow reader (bytes keep going out) from one that stopped.
+pub(crate) struct Counted<T> {
+    io: T,
+    written: Written,
+}
+
+impl<T> Counted<T> {
+    pub(crate) fn new(io: T, written: Written) -> Counted<T> {
+        Counted { io, written }
+    }
+
+    fn count(&self, n: usize) {
+        self.written.0.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = polled {
+            self.count(n);
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = polled {
+            self.count(n);
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
 }
 
 async fn sleep_until(deadline: Option<std::time::Instant>) {
