@@ -2,6 +2,8 @@
 //! with the close frame the RFC asks for (1002 protocol error, 1007 for text that is not UTF-8)
 //! before it closes the TCP connection, so the client sees why instead of an abnormal 1006.
 //! Also the handshake's `Sec-WebSocket-Key`, which must be 16 bytes in base64.
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 mod common;
 
 use common::*;
