@@ -61,7 +61,7 @@ pub mod session;
 
 pub use close::CloseCause;
 pub use config::{Config, ConfigError, OverflowPolicy, DEFAULT_SOCKJS_URL};
-pub use origin::OriginPolicy;
+pub use origin::{OriginPolicy, OriginRefusal, RequestSource};
 pub use registry::Registry;
 pub use route::{Route, Transport, TransportSet};
 pub use session::{AttachError, ReceiveMode, ReceiverId, SendError, Session, Transmit};

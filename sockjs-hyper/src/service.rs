@@ -180,12 +180,8 @@ impl SockJs {
             .or_else(|| req.extensions().get::<SocketAddr>().copied());
         let route = Route::parse(rest);
         if !matches!(route, Route::Greeting | Route::NotFound) {
-            let origin = req
-                .headers()
-                .get(header::ORIGIN)
-                .map(|o| o.to_str().unwrap_or("\u{fffd}"));
-            if !ep.config.origins.allows(origin) {
-                tracing::debug!(?origin, "origin refused");
+            if let Err(why) = ep.config.origins.check(&request_source(&req)) {
+                tracing::debug!(%why, "origin refused");
                 return text(StatusCode::FORBIDDEN, "Origin not allowed.\n");
             }
         }
@@ -308,6 +304,18 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         hyper::service::Service::call(self, req)
     }
+}
+
+/// What `req` says about where it comes from, for the origin policy. A header value that is
+/// not visible ASCII becomes one that matches nothing.
+fn request_source<B>(req: &Request<B>) -> sockjs_core::RequestSource<'_> {
+    let h = req.headers();
+    let value = |name: &str| h.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    let mut source = sockjs_core::RequestSource::with_origin(value(header::ORIGIN.as_str()));
+    source.sec_fetch_site = value("sec-fetch-site");
+    source.referer = value(header::REFERER.as_str());
+    source.host = value(header::HOST.as_str()).or_else(|| req.uri().authority().map(|a| a.as_str()));
+    source
 }
 
 pub(crate) fn response(status: StatusCode, body: ResponseBody) -> Response<ResponseBody> {

@@ -83,6 +83,91 @@ async fn refused_origins_get_403_everywhere_and_no_session() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
+fn req_with(method: &str, uri: &str, headers: &[(&str, &str)]) -> Request<Full<Bytes>> {
+    let mut b = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        b = b.header(*name, *value);
+    }
+    b.body(Full::new(Bytes::new())).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn requests_without_origin_are_judged_by_sec_fetch_site_and_referer() {
+    let mut config = Config::default();
+    config.origins = OriginPolicy::allow(["https://app.example.com"]).unwrap();
+    let sockjs = endpoint(config);
+    // What a browser sends when a page of another site loads these as a script, an iframe
+    // or an EventSource without CORS: no Origin.
+    let routes = [
+        ("GET", "/s/0/j1/jsonp?c=steal"),
+        ("GET", "/s/0/h1/htmlfile?c=steal"),
+        ("GET", "/s/0/e1/eventsource"),
+        ("GET", "/s/iframe.html"),
+        ("GET", "/s/info"),
+        ("POST", "/s/0/x1/xhr"),
+        ("GET", "/s/0/w1/websocket"),
+    ];
+    let refused: [&[(&str, &str)]; 4] = [
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-dest", "script"),
+            ("referer", "http://evil.example/"),
+        ],
+        &[("sec-fetch-site", "cross-site")],
+        &[("sec-fetch-site", "same-site"), ("referer", "https://x.example.com/")],
+        &[("referer", "http://evil.example/page")],
+    ];
+    for headers in refused {
+        for (method, uri) in routes {
+            let r = sockjs.handle(req_with(method, uri, headers)).await;
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {uri} {headers:?}");
+        }
+    }
+    assert_eq!(sockjs.session_count(), 0, "no session for a refused request");
+    // The allowed page loading the same (its Referer), the server's own pages, a user's own
+    // navigation and clients that send nothing at all are served.
+    let allowed: [&[(&str, &str)]; 5] = [
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("referer", "https://app.example.com/chat"),
+        ],
+        &[("sec-fetch-site", "same-origin")],
+        &[("sec-fetch-site", "none")],
+        &[("host", "sockjs.example.com"), ("referer", "http://sockjs.example.com/s/iframe.html")],
+        &[],
+    ];
+    for (i, headers) in allowed.iter().enumerate() {
+        let uri = format!("/s/0/ok{i}/jsonp?c=cb");
+        let r = sockjs.handle(req_with("GET", &uri, headers)).await;
+        assert_eq!(r.status(), StatusCode::OK, "{headers:?}");
+        assert_eq!(text(r.into_body()).await, "/**/cb(\"o\");\r\n");
+        let r = sockjs
+            .handle(req_with("GET", "/s/iframe.html", headers))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{headers:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn unlabeled_requests_can_be_refused() {
+    let mut config = Config::default();
+    let mut origins = OriginPolicy::allow(["https://app.example.com"]).unwrap();
+    origins.allow_unlabeled = false;
+    config.origins = origins;
+    let sockjs = endpoint(config);
+    let r = sockjs.handle(req_with("GET", "/s/0/u/jsonp?c=cb", &[])).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // a non-browser client names an allowed origin itself
+    let r = sockjs
+        .handle(req_with(
+            "GET",
+            "/s/0/u/jsonp?c=cb",
+            &[("origin", "https://app.example.com")],
+        ))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
 #[tokio::test(start_paused = true)]
 async fn iframe_page_limits_its_framers() {
     let mut config = Config::default();
