@@ -108,6 +108,14 @@ pub struct Config {
     /// a body up to `max_request_body` while the application catches up); more get 503.
     /// sockjs-client sends one at a time. Default: 4.
     pub max_sends_in_flight: usize,
+    /// Largest size of the request headers a session keeps for the application
+    /// (sockjs-hyper's `RequestInfo::headers`: every header except the hop-by-hop and
+    /// handshake ones), counted as each header's name and value plus 32 bytes for the entry
+    /// (HTTP/2's measure of a header list). A request that opens or receives for a session
+    /// (every transport but `xhr_send`/`jsonp_send`, and the raw websocket endpoint) with
+    /// more gets 431. It bounds what an idle session costs: at most `max_sessions` times this
+    /// for headers. Default: 16 KiB.
+    pub max_request_headers: usize,
     /// Longest accepted session id (the client picks it). Ids must also be made of URL-safe
     /// ASCII (letters, digits, `-_~!$&'()*+,;=:@%`); others get 400. Default: 128.
     pub max_session_id_len: usize,
@@ -156,6 +164,7 @@ impl Default for Config {
             max_receivers: 100_000,
             max_sends_in_flight: 4,
             max_session_id_len: 128,
+            max_request_headers: 16 * 1024,
             origins: OriginPolicy::any(),
             write_timeout: Duration::from_secs(30),
             websocket_ping_interval: None,
@@ -229,6 +238,7 @@ impl Config {
             ("max_receivers", self.max_receivers),
             ("max_sends_in_flight", self.max_sends_in_flight),
             ("max_session_id_len", self.max_session_id_len),
+            ("max_request_headers", self.max_request_headers),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit(name));

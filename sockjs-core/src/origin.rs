@@ -371,7 +371,8 @@ impl OriginPolicy {
         let referer_listed = referer.flatten().is_some_and(|o| self.listed(o));
         match source.sec_fetch_site.map(str::trim) {
             Some(site)
-                if site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none") =>
+                if site.eq_ignore_ascii_case("same-origin")
+                    || site.eq_ignore_ascii_case("none") =>
             {
                 Ok(())
             }
@@ -518,7 +519,11 @@ mod tests {
             (Some("cross-site"), evil, Err(CrossSite)),
             (Some("cross-site"), app, Ok(())),
             (Some("Cross-Site"), evil, Err(CrossSite)),
-            (Some("same-site"), Some("https://other.example.com/"), Err(CrossSite)),
+            (
+                Some("same-site"),
+                Some("https://other.example.com/"),
+                Err(CrossSite),
+            ),
             (Some("same-site"), app, Ok(())),
             (Some("bogus"), None, Err(CrossSite)),
             (Some("\u{fffd}"), app, Ok(())),
@@ -526,11 +531,27 @@ mod tests {
             (None, app, Ok(())),
             (None, Some("https://app.example.com"), Ok(())),
             (None, evil, Err(RefererNotAllowed)),
-            (None, Some("https://sockjs.example.com/echo/iframe.html"), Ok(())),
+            (
+                None,
+                Some("https://sockjs.example.com/echo/iframe.html"),
+                Ok(()),
+            ),
             (None, Some("http://SOCKJS.example.com:80/x"), Ok(())),
-            (None, Some("https://sockjs.example.com:8443/x"), Err(RefererNotAllowed)),
-            (None, Some("https://sockjs.example.com.evil.net/"), Err(RefererNotAllowed)),
-            (None, Some("https://user@app.example.com/"), Err(RefererNotAllowed)),
+            (
+                None,
+                Some("https://sockjs.example.com:8443/x"),
+                Err(RefererNotAllowed),
+            ),
+            (
+                None,
+                Some("https://sockjs.example.com.evil.net/"),
+                Err(RefererNotAllowed),
+            ),
+            (
+                None,
+                Some("https://user@app.example.com/"),
+                Err(RefererNotAllowed),
+            ),
             (None, Some("not a url"), Err(RefererNotAllowed)),
             (None, Some(""), Err(RefererNotAllowed)),
             // nothing at all: a non-browser client
@@ -559,7 +580,10 @@ mod tests {
             ..p.clone()
         };
         assert_eq!(strict.check(&source(None, None, host)), Err(Unlabeled));
-        assert_eq!(strict.check(&source(Some("same-origin"), None, host)), Ok(()));
+        assert_eq!(
+            strict.check(&source(Some("same-origin"), None, host)),
+            Ok(())
+        );
         // require_origin refuses them all
         let required = OriginPolicy {
             require_origin: true,

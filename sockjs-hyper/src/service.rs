@@ -200,6 +200,9 @@ impl SockJs {
                 _ => method_not_allowed("GET, HEAD"),
             },
             Route::RawWebSocket if ep.config.enabled(Transport::WebSocket) => {
+                if let Err(reject) = headers_fit(ep, &req) {
+                    return reject.into_response();
+                }
                 transport::raw_websocket::handle(ep, req, peer)
             }
             Route::RawWebSocket => not_found(),
@@ -213,6 +216,11 @@ impl SockJs {
                 }
                 if !sockjs_core::route::valid_session_id(session_id, ep.config.max_session_id_len) {
                     return text(StatusCode::BAD_REQUEST, "Invalid session id.\n");
+                }
+                if t.is_receiving() {
+                    if let Err(reject) = headers_fit(ep, &req) {
+                        return reject.into_response();
+                    }
                 }
                 let id = session_id.to_string();
                 // Boxed: the transports' futures are large (kilobytes), and a caller that
@@ -306,6 +314,17 @@ where
     }
 }
 
+/// A request that opens or receives for a session must fit what a session keeps of its
+/// headers (`max_request_headers`), or gets 431.
+fn headers_fit<B>(ep: &Endpoint, req: &Request<B>) -> Result<(), transport::Reject> {
+    let size = transport::kept_headers_size(req.headers());
+    if size > ep.config.max_request_headers {
+        tracing::debug!(size, "request headers too large for a session");
+        return Err(transport::Reject::HeadersTooLarge);
+    }
+    Ok(())
+}
+
 /// What `req` says about where it comes from, for the origin policy. A header value that is
 /// not visible ASCII becomes one that matches nothing.
 fn request_source<B>(req: &Request<B>) -> sockjs_core::RequestSource<'_> {
@@ -314,7 +333,8 @@ fn request_source<B>(req: &Request<B>) -> sockjs_core::RequestSource<'_> {
     let mut source = sockjs_core::RequestSource::with_origin(value(header::ORIGIN.as_str()));
     source.sec_fetch_site = value("sec-fetch-site");
     source.referer = value(header::REFERER.as_str());
-    source.host = value(header::HOST.as_str()).or_else(|| req.uri().authority().map(|a| a.as_str()));
+    source.host =
+        value(header::HOST.as_str()).or_else(|| req.uri().authority().map(|a| a.as_str()));
     source
 }
 

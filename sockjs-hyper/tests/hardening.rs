@@ -114,16 +114,27 @@ async fn requests_without_origin_are_judged_by_sec_fetch_site_and_referer() {
             ("referer", "http://evil.example/"),
         ],
         &[("sec-fetch-site", "cross-site")],
-        &[("sec-fetch-site", "same-site"), ("referer", "https://x.example.com/")],
+        &[
+            ("sec-fetch-site", "same-site"),
+            ("referer", "https://x.example.com/"),
+        ],
         &[("referer", "http://evil.example/page")],
     ];
     for headers in refused {
         for (method, uri) in routes {
             let r = sockjs.handle(req_with(method, uri, headers)).await;
-            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {uri} {headers:?}");
+            assert_eq!(
+                r.status(),
+                StatusCode::FORBIDDEN,
+                "{method} {uri} {headers:?}"
+            );
         }
     }
-    assert_eq!(sockjs.session_count(), 0, "no session for a refused request");
+    assert_eq!(
+        sockjs.session_count(),
+        0,
+        "no session for a refused request"
+    );
     // The allowed page loading the same (its Referer), the server's own pages, a user's own
     // navigation and clients that send nothing at all are served.
     let allowed: [&[(&str, &str)]; 5] = [
@@ -133,7 +144,10 @@ async fn requests_without_origin_are_judged_by_sec_fetch_site_and_referer() {
         ],
         &[("sec-fetch-site", "same-origin")],
         &[("sec-fetch-site", "none")],
-        &[("host", "sockjs.example.com"), ("referer", "http://sockjs.example.com/s/iframe.html")],
+        &[
+            ("host", "sockjs.example.com"),
+            ("referer", "http://sockjs.example.com/s/iframe.html"),
+        ],
         &[],
     ];
     for (i, headers) in allowed.iter().enumerate() {
@@ -155,7 +169,9 @@ async fn unlabeled_requests_can_be_refused() {
     origins.allow_unlabeled = false;
     config.origins = origins;
     let sockjs = endpoint(config);
-    let r = sockjs.handle(req_with("GET", "/s/0/u/jsonp?c=cb", &[])).await;
+    let r = sockjs
+        .handle(req_with("GET", "/s/0/u/jsonp?c=cb", &[]))
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // a non-browser client names an allowed origin itself
     let r = sockjs

@@ -85,22 +85,47 @@ const HOP_HEADERS: [header::HeaderName; 10] = [
     header::ACCESS_CONTROL_REQUEST_HEADERS,
 ];
 
+/// Whether a session keeps header `name` for the application.
+fn kept(name: &header::HeaderName) -> bool {
+    !HOP_HEADERS.contains(name) && name.as_str() != "keep-alive"
+}
+
+/// What a kept header costs besides its name and value, in
+/// [`Config::max_request_headers`]'s measure (HTTP/2's for a header list).
+const ENTRY_OVERHEAD: usize = 32;
+
+/// The size of the headers a session opened by a request with `headers` would keep, in
+/// [`Config::max_request_headers`]'s measure.
+pub(crate) fn kept_headers_size(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .filter(|(name, _)| kept(name))
+        .map(|(name, value)| name.as_str().len() + value.len() + ENTRY_OVERHEAD)
+        .sum()
+}
+
 /// A copy of `headers`, without the hop-by-hop and handshake ones, that owns its bytes.
 /// hyper's header values are slices of the connection's read buffer; a plain clone would keep
 /// that whole buffer (8 KiB or more) alive for the life of the session, which for an idle
-/// websocket was most of its memory.
+/// websocket was most of its memory. The values are copied into one buffer that they share,
+/// so a session's headers are one allocation (freed with the session), not one per header.
 fn detached_headers(headers: &HeaderMap) -> HeaderMap {
-    let kept = headers.keys().filter(|n| !HOP_HEADERS.contains(n)).count();
-    let mut copy = HeaderMap::with_capacity(kept);
-    for (name, value) in headers {
-        if HOP_HEADERS.contains(name) || name.as_str() == "keep-alive" {
-            continue;
-        }
+    let names = headers.keys().filter(|n| kept(n)).count();
+    let kept_values = || headers.iter().filter(|(n, _)| kept(n));
+    let total = kept_values().map(|(_, v)| v.len()).sum();
+    let mut values = bytes::BytesMut::with_capacity(total);
+    for (_, value) in kept_values() {
+        values.extend_from_slice(value.as_bytes());
+    }
+    let mut values = values.freeze();
+    let mut copy = HeaderMap::with_capacity(names);
+    for (name, value) in kept_values() {
+        let bytes = values.split_to(value.len());
         let Ok(name) = http::header::HeaderName::from_bytes(name.as_str().as_bytes()) else {
             continue;
         };
-        let mut owned = HeaderValue::from_maybe_shared(Bytes::copy_from_slice(value.as_bytes()))
-            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        let mut owned =
+            HeaderValue::from_maybe_shared(bytes).unwrap_or_else(|_| HeaderValue::from_static(""));
         owned.set_sensitive(value.is_sensitive());
         copy.append(name, owned);
     }
@@ -173,6 +198,8 @@ pub(crate) enum Reject {
     CallbackRequired,
     /// 500: a `c` parameter outside `[a-zA-Z0-9_.-]`.
     CallbackInvalid,
+    /// 431: the headers a session would keep exceed `max_request_headers`.
+    HeadersTooLarge,
 }
 
 impl Reject {
@@ -209,6 +236,10 @@ impl Reject {
             Reject::CallbackInvalid => text(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "invalid \"callback\" parameter",
+            ),
+            Reject::HeadersTooLarge => text(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "Request headers too large.\n",
             ),
         }
     }
