@@ -6,9 +6,12 @@
 //! - [`multi_endpoints`]: `/echo`, `/broadcast`, `/whoami` and a Prometheus `/metrics`.
 //! - [`axum_router`]: the same endpoints nested in an axum `Router` beside axum's own routes.
 //! - [`chat`]: the chat demo (presence, messages, admin kick with a 4000-range code).
+//! - [`production`]: the production example's settings and server loop (origin rules, limits,
+//!   graceful shutdown), with what they do and do not cover.
 #![deny(missing_docs)]
 
 pub mod chat;
+pub mod production;
 
 use std::convert::Infallible;
 use std::future::Future;

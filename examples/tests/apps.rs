@@ -438,3 +438,129 @@ async fn websocket_ping_keeps_a_responsive_client_while_the_application_is_slow(
         Some(sockjs_hyper::CloseCause::ClientClosed)
     );
 }
+
+/// A GET with extra headers; the status line and the body (not de-chunked).
+async fn get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (String, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(LIMIT, s.read_to_end(&mut raw))
+        .await
+        .expect("no answer")
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+/// The production example's server on a free port, stopped when `stop` fires.
+async fn start_production(
+    stop: tokio::sync::oneshot::Receiver<()>,
+) -> (SocketAddr, tokio::task::JoinHandle<bool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = sockjs_examples::production::config(["http://app.example"]).unwrap();
+    let echo = sockjs_hyper::SockJs::new("/echo", config, sockjs_examples::echo).unwrap();
+    let shutdown = async {
+        let _ = stop.await;
+    };
+    let server = tokio::spawn(sockjs_examples::production::serve(
+        listener,
+        echo,
+        shutdown,
+        Duration::from_secs(10),
+    ));
+    (addr, server)
+}
+
+#[tokio::test]
+async fn production_refuses_cross_site_reads_and_serves_its_own_pages() {
+    let (_stop, stop) = tokio::sync::oneshot::channel();
+    let (addr, _server) = start_production(stop).await;
+    let evil_script = [
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Dest", "script"),
+        ("Referer", "http://evil.example/"),
+    ];
+    // Another site's page loading the transports as a script or a frame: refused.
+    for path in [
+        "/echo/000/steal1/jsonp?c=steal",
+        "/echo/000/steal2/htmlfile?c=steal",
+        "/echo/000/steal3/eventsource",
+        "/echo/iframe.html",
+        "/echo/info",
+    ] {
+        let (status, body) = get_with(addr, path, &evil_script).await;
+        assert!(status.contains("403"), "{path}: {status} {body}");
+    }
+    // The same without any of the browser's headers: refused too (allow_unlabeled is off).
+    let (status, _) = get_with(addr, "/echo/000/steal4/jsonp?c=steal", &[]).await;
+    assert!(status.contains("403"), "{status}");
+    // The allowed page loading it as a script, and a client sending an allowed Origin: served.
+    let app_script = [
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Dest", "script"),
+        ("Referer", "http://app.example/chat"),
+    ];
+    let (status, body) = get_with(addr, "/echo/000/ok1/jsonp?c=cb", &app_script).await;
+    assert!(status.contains("200"), "{status}");
+    assert!(body.contains("/**/cb(\"o\");"), "{body}");
+    let (status, _) = get_with(addr, "/echo/info", &[("Origin", "http://app.example")]).await;
+    assert!(status.contains("200"), "{status}");
+    // Request headers a session would keep are bounded.
+    let padding = "p".repeat(20_000);
+    let (status, _) = get_with(
+        addr,
+        "/echo/000/big/jsonp?c=cb",
+        &[("Origin", "http://app.example"), ("X-Padding", &padding)],
+    )
+    .await;
+    assert!(status.contains("431"), "{status}");
+}
+
+#[tokio::test]
+async fn production_answers_new_connections_during_the_shutdown_drain() {
+    let (stop_tx, stop) = tokio::sync::oneshot::channel();
+    let (addr, server) = start_production(stop).await;
+    let origin = [("Origin", "http://app.example")];
+    // A polling session holds the drain open until its client comes back for the close.
+    let post = |path: &'static str| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://app.example\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        tokio::time::timeout(LIMIT, s.read_to_end(&mut raw))
+            .await
+            .expect("no answer")
+            .unwrap();
+        String::from_utf8_lossy(&raw).to_string()
+    };
+    assert!(post("/echo/000/held/xhr").await.ends_with("o\n"));
+    stop_tx.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // During the drain a new connection is answered at once: 503 for a new session.
+    let answer = post("/echo/000/late/xhr").await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    let (status, _) = get_with(addr, "/echo/000/late2/jsonp?c=cb", &origin).await;
+    assert!(status.contains("503"), "{status}");
+    // The held session's client comes back and is told to go away, which ends the drain.
+    let answer = post("/echo/000/held/xhr").await;
+    assert!(
+        answer.ends_with("c[1001,\"Server shutting down\"]\n"),
+        "{answer}"
+    );
+    assert!(tokio::time::timeout(LIMIT, server).await.unwrap().unwrap());
+    // Then the listener is closed.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
