@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sockjs_core::frame::EncodedMessage;
@@ -141,6 +141,14 @@ impl Endpoint {
         {
             self.release_addr(addr);
             return Err(OpenError::Full);
+        }
+        // A shutdown that began since the check above may have listed the live sessions
+        // before this one was in the table, and would never close it. With the fences here
+        // and in `shutdown`, either that listing sees this session or this load sees the flag.
+        fence(Ordering::SeqCst);
+        if self.shutting_down.load(Ordering::SeqCst) {
+            self.discard(&session);
+            return Err(OpenError::ShuttingDown);
         }
         let connection = Connection::new(Arc::clone(&session), rx);
         Ok((session, connection))
@@ -310,7 +318,9 @@ impl Endpoint {
     /// Refuse new sessions and close every live one with `code` and `reason` (queued messages
     /// first); the handlers see [`CloseCause::Shutdown`].
     pub(crate) fn shutdown(&self, code: u16, reason: &str) {
-        self.shutting_down.store(true, Ordering::Release);
+        self.shutting_down.store(true, Ordering::SeqCst);
+        // Pairs with the fence in `open` (see there).
+        fence(Ordering::SeqCst);
         for session in self.live.snapshot() {
             session.close_with(CloseCause::Shutdown, code, reason, true);
         }

@@ -393,3 +393,42 @@ async fn receiving_connections_are_bounded() {
     let r = sockjs.handle(req("POST", "/s/0/r4/xhr", None, "")).await;
     assert_eq!(text(r.into_body()).await, "o\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_session_opened_during_shutdown_escapes_the_1001() {
+    // Sessions opened on other threads at the very moment shutdown() runs: each must be
+    // either refused (503) or closed by the shutdown; one that slipped between the shutdown's
+    // flag and its list of sessions would stay open and hold the drain to its deadline.
+    for round in 0..100 {
+        let sockjs = endpoint(Config::default());
+        let openers: Vec<_> = (0..2)
+            .map(|t| {
+                let sockjs = sockjs.clone();
+                tokio::spawn(async move {
+                    for i in 0.. {
+                        let uri = format!("/s/0/r{round}t{t}i{i}/xhr");
+                        let r = sockjs.handle(req("POST", &uri, None, "")).await;
+                        if r.status() == StatusCode::SERVICE_UNAVAILABLE {
+                            break;
+                        }
+                        assert_eq!(r.status(), StatusCode::OK);
+                    }
+                })
+            })
+            .collect();
+        while sockjs.session_count() < 4 {
+            tokio::task::yield_now().await;
+        }
+        sockjs.shutdown(std::time::Duration::ZERO).await;
+        for opener in openers {
+            opener.await.unwrap();
+        }
+        for session in sockjs.sessions() {
+            assert_eq!(
+                session.close_cause(),
+                Some(sockjs_hyper::CloseCause::Shutdown),
+                "round {round}: a session opened during shutdown is still open"
+            );
+        }
+    }
+}
