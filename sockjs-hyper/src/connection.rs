@@ -20,6 +20,8 @@ use crate::session::{Inbound, SessionHandle};
 pub struct RequestInfo {
     /// The request headers (cookies, `Authorization`, `Origin`, `User-Agent`, ...), without
     /// the hop-by-hop and handshake ones (`Connection`, `Upgrade`, `Sec-WebSocket-*`, ...).
+    /// At most [`Config::max_request_headers`](sockjs_core::Config::max_request_headers) of
+    /// them: a request with more opens no session (431).
     pub headers: HeaderMap,
     /// The client's address, when the server told the service (see
     /// [`SockJs::with_peer_addr`](crate::SockJs::with_peer_addr)).
