@@ -1,4 +1,4 @@
-//! A production-shaped deployment: an origin allow-list, per-address and size limits, a
+//! A production-shaped deployment: an origin allow-list, per-address, size and upload limits, a
 //! heartbeat below the proxy's idle timeout, websocket ping liveness, a header read timeout
 //! for slow clients, and a graceful shutdown on Ctrl-C that closes every session with 1001.
 //!
@@ -31,6 +31,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.max_sessions_per_addr = Some(64);
     config.max_request_body = 256 * 1024;
     config.max_message_size = 64 * 1024;
+    // Uploads: a session holds one body's worth at most, the endpoint 16 MiB in all (503
+    // beyond, before the body is read); a body must arrive within 10 s (408 otherwise).
+    config.max_send_bytes_per_session = config.max_request_body;
+    config.max_send_bytes_per_endpoint = 16 * 1024 * 1024;
+    config.body_read_timeout = Duration::from_secs(10);
     config.websocket_ping_interval = Some(Duration::from_secs(30));
 
     let echo = SockJs::new("/echo", config, sockjs_examples::echo)?;
