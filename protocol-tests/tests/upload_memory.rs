@@ -23,7 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cap::Cap;
-use sockjs_hyper::{Config, Connection, SockJs};
+use common::{echo_app, never_reads};
+use sockjs_hyper::{Config, SockJs};
 use sockjs_protocol_tests::spawn_endpoints;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -36,20 +37,6 @@ const MIB: usize = 1024 * 1024;
 /// What a case may allocate: one request body's worth and its buffers, far below what
 /// reading every body (160 MiB) or decoding every message (26 MiB of strings) costs.
 const BOUND: usize = 16 * MIB;
-
-async fn echo(mut conn: Connection) {
-    while let Some(m) = conn.recv().await {
-        if conn.send(m).await.is_err() {
-            break;
-        }
-    }
-}
-
-/// An application that keeps its connection and never reads a message.
-async fn never_reads(conn: Connection) {
-    let _keep = conn;
-    std::future::pending::<()>().await;
-}
 
 /// `["a","a",...]` filling at most `size` bytes, in one allocation.
 fn one_char_messages(size: usize) -> Vec<u8> {
@@ -128,7 +115,7 @@ async fn hostile_uploads_cost_at_most_one_body() {
     let config = Config::default();
     let body_limit = config.max_request_body;
     let unread = SockJs::new("/n", config.clone(), never_reads).unwrap();
-    let echoing = SockJs::new("/e", config, echo).unwrap();
+    let echoing = SockJs::new("/e", config, echo_app).unwrap();
     let host = spawn_endpoints(vec![unread.clone(), echoing.clone()]).to_string();
     // Warm up what every request allocates once (the runtime, hyper, tracing's callsites).
     open_session(&host, "/e/0/warm").await;

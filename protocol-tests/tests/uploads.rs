@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::Request;
+use common::{echo_app, never_reads, Request};
 use sockjs_hyper::{Config, Connection, SockJs};
 use sockjs_protocol_tests::spawn_endpoints;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,20 +20,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Serve `endpoint` on a loopback port; its `host:port`.
 fn serve(endpoint: &SockJs) -> String {
     spawn_endpoints(vec![endpoint.clone()]).to_string()
-}
-
-async fn echo(mut conn: Connection) {
-    while let Some(m) = conn.recv().await {
-        if conn.send(m).await.is_err() {
-            break;
-        }
-    }
-}
-
-/// An application that keeps its connection and never reads a message.
-async fn never_reads(conn: Connection) {
-    let _keep = conn;
-    std::future::pending::<()>().await;
 }
 
 async fn open_session(host: &str, session: &str) {
@@ -78,7 +64,7 @@ async fn trickling_send_bodies_are_cut_off_after_the_body_read_timeout() {
     const UPLOADS: usize = 20;
     let mut config = Config::default();
     config.body_read_timeout = Duration::from_secs(1);
-    let endpoint = SockJs::new("/t", config, echo).unwrap();
+    let endpoint = SockJs::new("/t", config, echo_app).unwrap();
     let host = serve(&endpoint);
     for i in 0..UPLOADS {
         open_session(&host, &format!("/t/0/t{i}")).await;
