@@ -14,7 +14,8 @@
 //! - **Per-client limits.** At most 64 sessions per client address (the server faces clients
 //!   directly; behind a proxy every client has the proxy's address, so turn it off there),
 //!   16 KiB of request headers kept per session (431 beyond), 256 KiB bodies, 64 KiB
-//!   messages. Everything else keeps its documented bound (see the README's limits table).
+//!   messages; upload bodies held at once bounded to 256 KiB per session and 16 MiB in all
+//!   (503 beyond, before the body is read), and a body must arrive within 10 s (408). Everything else keeps its documented bound (see the README's limits table).
 //! - **Dead and slow clients.** `h` frames every 20 s, websocket pings every 30 s (a client
 //!   that answers no ping for a whole interval is dropped), writes that make no progress for
 //!   30 s drop the session, and a request head must arrive within 10 s.
@@ -56,6 +57,11 @@ where
     config.max_request_body = 256 * 1024;
     config.max_message_size = 64 * 1024;
     config.max_request_headers = 16 * 1024;
+    // Uploads: a session holds one body's worth at most, the endpoint 16 MiB in all (503
+    // beyond, before the body is read); a body must arrive within 10 s (408 otherwise).
+    config.max_send_bytes_per_session = config.max_request_body;
+    config.max_send_bytes_per_endpoint = 16 * 1024 * 1024;
+    config.body_read_timeout = Duration::from_secs(10);
     config.websocket_ping_interval = Some(Duration::from_secs(30));
     Ok(config)
 }

@@ -1,6 +1,8 @@
 //! Client payload decoding: `xhr_send` / `jsonp_send` bodies and websocket messages.
 
-use sockjs_core::frame::{self, EncodedMessage, PayloadError};
+use sockjs_core::frame::{
+    self, DecodeError, DecodeLimits, EncodedMessage, PayloadError, DECODED_MESSAGE_OVERHEAD,
+};
 
 /// The messages as a client would send them back: a JSON array of SockJS-encoded strings.
 fn encode_array(messages: &[String]) -> Vec<u8> {
@@ -172,4 +174,79 @@ pub fn jsonp_form(data: &[u8]) {
         Ok(&messages)
     );
     assert_eq!(decode_jsonp_send(&json, false).as_ref(), Ok(&messages));
+}
+
+/// The limits a bounded decoder must respect, and the first of them that `messages` (decoded
+/// in order) exceeds, if any.
+fn first_violation(messages: &[String], limits: &DecodeLimits) -> Option<DecodeError> {
+    let mut size = 0usize;
+    for (i, m) in messages.iter().enumerate() {
+        if i >= limits.max_messages {
+            return Some(DecodeError::TooManyMessages);
+        }
+        if m.len() > limits.max_message_size {
+            return Some(DecodeError::MessageTooLarge);
+        }
+        size = size
+            .saturating_add(m.len())
+            .saturating_add(DECODED_MESSAGE_OVERHEAD);
+        if size > limits.max_decoded_size {
+            return Some(DecodeError::TooLarge);
+        }
+    }
+    None
+}
+
+/// Target `decode_bounded`: the bounded decoders. The first byte chooses the HTTP or the
+/// websocket decoder, the next three the limits (up to 15 messages, 63 bytes per message,
+/// 255 × 4 decoded bytes); the rest is the payload.
+///
+/// * never panics;
+/// * what it returns respects the limits;
+/// * when the unbounded decoder accepts the payload, the bounded one gives the same messages
+///   if they are within the limits, and otherwise the first limit they exceed in order;
+/// * when the unbounded decoder refuses the payload, the bounded one refuses it with the same
+///   error, or for a limit (it stopped before reaching the fault).
+pub fn decode_bounded(data: &[u8]) {
+    let [mode, messages, size, total, payload @ ..] = data else {
+        return;
+    };
+    let limits = DecodeLimits::new(
+        usize::from(messages & 0x0F),
+        usize::from(size & 0x3F),
+        usize::from(*total) * 4,
+    );
+    let (bounded, unbounded) = if mode & 1 == 0 {
+        (
+            frame::decode_messages_bounded(payload, &limits),
+            frame::decode_messages(payload),
+        )
+    } else {
+        let text = String::from_utf8_lossy(payload);
+        (
+            frame::decode_websocket_payload_bounded(&text, &limits),
+            frame::decode_websocket_payload(&text),
+        )
+    };
+    if let Ok(messages) = &bounded {
+        assert_eq!(
+            first_violation(messages, &limits),
+            None,
+            "{limits:?} {messages:?}"
+        );
+    }
+    match unbounded {
+        Ok(messages) => {
+            let expected = match first_violation(&messages, &limits) {
+                None => Ok(messages),
+                Some(limit) => Err(limit),
+            };
+            assert_eq!(bounded, expected, "{limits:?}");
+        }
+        Err(e) => match bounded {
+            Ok(messages) => panic!("bounded decoding accepted {messages:?}, unbounded: {e}"),
+            Err(DecodeError::Payload(b)) => assert_eq!(b, e),
+            Err(limit) => assert!(limit.is_limit()),
+        },
+    }
 }

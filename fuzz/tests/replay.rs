@@ -207,6 +207,21 @@ fn decode_websocket_payload() {
 }
 
 #[test]
+fn decode_bounded() {
+    drive("decode_bounded", sockjs_fuzz::payload::decode_bounded, |rng| {
+        // Limits small enough that the generated payloads often exceed them.
+        let mut input = vec![
+            rng.next() as u8,
+            rng.below(6) as u8,
+            rng.below(16) as u8,
+            rng.below(48) as u8,
+        ];
+        input.extend(payload_input(rng));
+        input
+    });
+}
+
+#[test]
 fn jsonp_form() {
     drive("jsonp_form", sockjs_fuzz::payload::jsonp_form, |rng| {
         let mut input = vec![rng.next() as u8];

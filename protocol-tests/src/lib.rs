@@ -15,7 +15,8 @@
 //!
 //! [`spawn_background`] starts it in-process on a loopback port; the black-box tests in
 //! `tests/` talk to it over TCP exactly as an external client would (or to any server given
-//! by `SOCKJS_URL`).
+//! by `SOCKJS_URL`). [`spawn_endpoints`] serves a test's own endpoints (other limits, other
+//! applications) the same way.
 #![deny(missing_docs)]
 
 use std::convert::Infallible;
@@ -141,6 +142,13 @@ impl ConformanceApp {
         })
     }
 
+    /// An app serving `endpoints` instead of the conformance ones.
+    pub fn with_endpoints(endpoints: Vec<SockJs>) -> Self {
+        ConformanceApp {
+            endpoints: Arc::new(endpoints),
+        }
+    }
+
     /// Answer one request: the endpoint whose prefix matches, else 404.
     pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
         let path = req.uri().path();
@@ -159,6 +167,15 @@ impl ConformanceApp {
 /// Serve the conformance endpoints on `listener` until the future is dropped.
 pub async fn serve(listener: tokio::net::TcpListener, opts: ServerOptions) -> std::io::Result<()> {
     let app = ConformanceApp::new(&opts).map_err(std::io::Error::other)?;
+    serve_app(listener, app, opts).await
+}
+
+/// Serve `app` on `listener` (with `opts.header_read_timeout`) until the future is dropped.
+pub async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: ConformanceApp,
+    opts: ServerOptions,
+) -> std::io::Result<()> {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -192,6 +209,22 @@ pub async fn serve(listener: tokio::net::TcpListener, opts: ServerOptions) -> st
 /// Start the server on `127.0.0.1:0` on a background thread with its own runtime; returns its
 /// address. The server lives as long as the process.
 pub fn spawn_background(opts: ServerOptions) -> SocketAddr {
+    spawn_app(opts, ConformanceApp::new)
+}
+
+/// Serve `endpoints` (the one whose prefix matches a request; 404 elsewhere) on `127.0.0.1:0`
+/// on a background thread with its own runtime, like [`spawn_background`]; returns the
+/// address. Keep clones of the endpoints to read their statistics.
+pub fn spawn_endpoints(endpoints: Vec<SockJs>) -> SocketAddr {
+    spawn_app(ServerOptions::default(), move |_| {
+        Ok(ConformanceApp::with_endpoints(endpoints))
+    })
+}
+
+fn spawn_app(
+    opts: ServerOptions,
+    app: impl FnOnce(&ServerOptions) -> Result<ConformanceApp, sockjs_hyper::Error> + Send + 'static,
+) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -213,9 +246,16 @@ pub fn spawn_background(opts: ServerOptions) -> SocketAddr {
                     return;
                 }
             };
+            let app = match app(&opts) {
+                Ok(app) => app,
+                Err(e) => {
+                    let _ = tx.send(Err(std::io::Error::other(e)));
+                    return;
+                }
+            };
             let addr = listener.local_addr();
             let _ = tx.send(addr);
-            if let Err(e) = serve(listener, opts).await {
+            if let Err(e) = serve_app(listener, app, opts).await {
                 tracing::error!(error = %e, "conformance server stopped");
             }
         });

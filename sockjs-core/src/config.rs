@@ -116,6 +116,22 @@ pub struct Config {
     /// more gets 431. It bounds what an idle session costs: at most `max_sessions` times this
     /// for headers. Default: 16 KiB.
     pub max_request_headers: usize,
+    /// Bytes of `xhr_send`/`jsonp_send` bodies one session holds at once: being read, or
+    /// decoded and waiting for the application to take their messages. A body's declared
+    /// `Content-Length` counts in full before it is read (a chunked body counts as it
+    /// arrives); a send that would go beyond gets 503 without its body being read. Must be at
+    /// least `max_request_body`. Default: 4 MiB.
+    pub max_send_bytes_per_session: usize,
+    /// The same bound for all the endpoint's sessions together: what concurrent uploads can
+    /// hold in memory at once. Beyond it sends get 503. Must be at least
+    /// `max_send_bytes_per_session`. Default: 32 MiB.
+    pub max_send_bytes_per_endpoint: usize,
+    /// Longest time an `xhr_send`/`jsonp_send` body may take to arrive, counted from when the
+    /// request reaches the endpoint; a body still incomplete then gets 408 (counted in
+    /// sockjs-hyper's `Stats::send_timeouts`) and its connection is closed.
+    /// sockjs-client's sends are small and arrive at once; raise it only for clients that
+    /// send large messages over slow links. Default: 30 s.
+    pub body_read_timeout: Duration,
     /// Longest accepted session id (the client picks it). Ids must also be made of URL-safe
     /// ASCII (letters, digits, `-_~!$&'()*+,;=:@%`); others get 400. Default: 128.
     pub max_session_id_len: usize,
@@ -163,6 +179,9 @@ impl Default for Config {
             max_batch_messages: 10_000,
             max_receivers: 100_000,
             max_sends_in_flight: 4,
+            max_send_bytes_per_session: 4 * 1024 * 1024,
+            max_send_bytes_per_endpoint: 32 * 1024 * 1024,
+            body_read_timeout: Duration::from_secs(30),
             max_session_id_len: 128,
             max_request_headers: 16 * 1024,
             origins: OriginPolicy::any(),
@@ -184,6 +203,10 @@ pub enum ConfigError {
     ZeroLimit(&'static str),
     /// `max_message_size` is larger than `max_request_body`, so it could never be reached.
     MessageLargerThanBody,
+    /// `max_send_bytes_per_session` is below `max_request_body`, or
+    /// `max_send_bytes_per_endpoint` below `max_send_bytes_per_session`: a body the endpoint
+    /// accepts could never be read.
+    SendBudgetTooSmall,
     /// The client library URL is empty or contains a character that cannot be written into
     /// the iframe page's `src` attribute (`"`, `<`, `>`, a control character).
     InvalidSockjsUrl,
@@ -198,6 +221,9 @@ impl fmt::Display for ConfigError {
             ConfigError::MessageLargerThanBody => {
                 f.write_str("max_message_size must not exceed max_request_body")
             }
+            ConfigError::SendBudgetTooSmall => f.write_str(
+                "max_send_bytes_per_session must be at least max_request_body, and max_send_bytes_per_endpoint at least max_send_bytes_per_session",
+            ),
             ConfigError::InvalidSockjsUrl => f.write_str(
                 "sockjs_url must be non-empty and free of quotes, angle brackets and control characters",
             ),
@@ -237,6 +263,14 @@ impl Config {
             ("max_batch_messages", self.max_batch_messages),
             ("max_receivers", self.max_receivers),
             ("max_sends_in_flight", self.max_sends_in_flight),
+            (
+                "max_send_bytes_per_session",
+                self.max_send_bytes_per_session,
+            ),
+            (
+                "max_send_bytes_per_endpoint",
+                self.max_send_bytes_per_endpoint,
+            ),
             ("max_session_id_len", self.max_session_id_len),
             ("max_request_headers", self.max_request_headers),
         ] {
@@ -247,11 +281,19 @@ impl Config {
         if self.write_timeout.is_zero() {
             return Err(ConfigError::ZeroLimit("write_timeout"));
         }
+        if self.body_read_timeout.is_zero() {
+            return Err(ConfigError::ZeroLimit("body_read_timeout"));
+        }
         if self.websocket_ping_interval.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::ZeroLimit("websocket_ping_interval"));
         }
         if self.max_message_size > self.max_request_body {
             return Err(ConfigError::MessageLargerThanBody);
+        }
+        if self.max_send_bytes_per_session < self.max_request_body
+            || self.max_send_bytes_per_endpoint < self.max_send_bytes_per_session
+        {
+            return Err(ConfigError::SendBudgetTooSmall);
         }
         if self.sockjs_url.is_empty()
             || self
@@ -297,6 +339,24 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(c.validate(), Err(ConfigError::MessageLargerThanBody));
+        let c = Config {
+            max_request_body: 8 * 1024 * 1024,
+            ..Config::default()
+        };
+        assert_eq!(c.validate(), Err(ConfigError::SendBudgetTooSmall));
+        let c = Config {
+            max_send_bytes_per_endpoint: 1024 * 1024,
+            ..Config::default()
+        };
+        assert_eq!(c.validate(), Err(ConfigError::SendBudgetTooSmall));
+        let c = Config {
+            body_read_timeout: Duration::ZERO,
+            ..Config::default()
+        };
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::ZeroLimit("body_read_timeout"))
+        );
         let c = Config {
             sockjs_url: "x\"><script>".into(),
             ..Config::default()

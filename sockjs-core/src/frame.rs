@@ -42,6 +42,12 @@
 //! [`PayloadError`] whose [`Display`](std::fmt::Display) text is the protocol's response
 //! body ("Payload expected." / "Broken JSON encoding.").
 //!
+//! A server decodes what clients send with [`decode_messages_bounded`] and
+//! [`decode_websocket_payload_bounded`], which take [`DecodeLimits`] (messages per payload,
+//! bytes per message, decoded bytes in all) and check them *while* decoding: a payload of a
+//! million one-character messages stops at the message limit instead of first becoming a
+//! million strings. [`DecodeLimits::from_config`] gives an endpoint's limits.
+//!
 //! ## Lone surrogates
 //!
 //! sockjs-client escapes many characters as `\uXXXX`, writing characters outside the Basic
@@ -324,6 +330,156 @@ fn is_blank(payload: &[u8]) -> bool {
         .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
 }
 
+/// Bounds on what one client payload may decode to, checked while it is decoded: decoding
+/// stops at the first message that would go over a bound, so a hostile payload never costs
+/// more than the bounds (plus its own size) however many messages it holds.
+///
+/// ```
+/// use sockjs_core::frame::{decode_messages_bounded, DecodeError, DecodeLimits};
+/// let limits = DecodeLimits::new(2, 16, 1024);
+/// assert_eq!(decode_messages_bounded(br#"["a","b"]"#, &limits).unwrap(), ["a", "b"]);
+/// assert_eq!(
+///     decode_messages_bounded(br#"["a","b","c"]"#, &limits),
+///     Err(DecodeError::TooManyMessages)
+/// );
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DecodeLimits {
+    /// Most messages in one payload.
+    pub max_messages: usize,
+    /// Most bytes (UTF-8) of one decoded message.
+    pub max_message_size: usize,
+    /// Most decoded bytes of the whole payload: the bytes of every message plus
+    /// [`DECODED_MESSAGE_OVERHEAD`] for each (what the returned `Vec<String>` holds, allocator
+    /// rounding and the vector's spare capacity aside).
+    pub max_decoded_size: usize,
+}
+
+/// What one decoded message costs beyond its bytes, as counted against
+/// [`DecodeLimits::max_decoded_size`]: the `String` itself.
+pub const DECODED_MESSAGE_OVERHEAD: usize = std::mem::size_of::<String>();
+
+impl DecodeLimits {
+    /// No bounds (what [`decode_messages`] and [`decode_websocket_payload`] use).
+    pub const UNLIMITED: DecodeLimits = DecodeLimits::new(usize::MAX, usize::MAX, usize::MAX);
+
+    /// Bounds of `max_messages` messages of at most `max_message_size` bytes each, and
+    /// `max_decoded_size` decoded bytes in all.
+    pub const fn new(
+        max_messages: usize,
+        max_message_size: usize,
+        max_decoded_size: usize,
+    ) -> DecodeLimits {
+        DecodeLimits {
+            max_messages,
+            max_message_size,
+            max_decoded_size,
+        }
+    }
+
+    /// The bounds an endpoint with `config` applies to a send body or a websocket message:
+    /// [`Config::max_batch_messages`](crate::Config::max_batch_messages) messages of at most
+    /// [`Config::max_message_size`](crate::Config::max_message_size) bytes, and as many
+    /// decoded bytes as a payload of [`Config::max_request_body`](crate::Config::max_request_body)
+    /// bytes can hold at that count (decoding never makes a message longer than its JSON).
+    pub fn from_config(config: &crate::Config) -> DecodeLimits {
+        let overhead = config
+            .max_batch_messages
+            .saturating_mul(DECODED_MESSAGE_OVERHEAD);
+        DecodeLimits::new(
+            config.max_batch_messages,
+            config.max_message_size,
+            config.max_request_body.saturating_add(overhead),
+        )
+    }
+}
+
+/// Why [`decode_messages_bounded`] or [`decode_websocket_payload_bounded`] refused a payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The payload is malformed (or, for a send body, empty).
+    Payload(PayloadError),
+    /// It holds more than [`DecodeLimits::max_messages`] messages.
+    TooManyMessages,
+    /// One of its messages is longer than [`DecodeLimits::max_message_size`].
+    MessageTooLarge,
+    /// Its messages add up to more than [`DecodeLimits::max_decoded_size`].
+    TooLarge,
+}
+
+impl DecodeError {
+    /// Whether a limit was exceeded (rather than the payload being malformed).
+    pub fn is_limit(&self) -> bool {
+        !matches!(self, DecodeError::Payload(_))
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Payload(e) => e.fmt(f),
+            DecodeError::TooManyMessages => f.write_str("too many messages in one payload"),
+            DecodeError::MessageTooLarge => f.write_str("a message exceeds the size limit"),
+            DecodeError::TooLarge => f.write_str("the messages exceed the decoded size limit"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+impl From<PayloadError> for DecodeError {
+    fn from(e: PayloadError) -> Self {
+        DecodeError::Payload(e)
+    }
+}
+
+/// The messages decoded so far, checked against the limits one by one, in order.
+struct Tally<'l> {
+    limits: &'l DecodeLimits,
+    count: usize,
+    size: usize,
+}
+
+impl<'l> Tally<'l> {
+    fn new(limits: &'l DecodeLimits) -> Self {
+        Tally {
+            limits,
+            count: 0,
+            size: 0,
+        }
+    }
+
+    /// Admit one more message of `len` bytes, or say which limit it would exceed.
+    fn admit(&mut self, len: usize) -> Result<(), DecodeError> {
+        if self.count >= self.limits.max_messages {
+            return Err(DecodeError::TooManyMessages);
+        }
+        if len > self.limits.max_message_size {
+            return Err(DecodeError::MessageTooLarge);
+        }
+        let size = self
+            .size
+            .saturating_add(len)
+            .saturating_add(DECODED_MESSAGE_OVERHEAD);
+        if size > self.limits.max_decoded_size {
+            return Err(DecodeError::TooLarge);
+        }
+        self.count += 1;
+        self.size = size;
+        Ok(())
+    }
+}
+
+/// The unbounded decoders' error: no limit can be exceeded without limits.
+fn unbounded(e: DecodeError) -> PayloadError {
+    match e {
+        DecodeError::Payload(e) => e,
+        _ => PayloadError::BrokenJson,
+    }
+}
+
 /// Decode an HTTP send body (`xhr_send`, `jsonp_send`): a JSON array of strings.
 ///
 /// * empty or whitespace-only → [`PayloadError::Empty`];
@@ -332,17 +488,31 @@ fn is_blank(payload: &[u8]) -> bool {
 ///   holding a number, trailing garbage, ...) → [`PayloadError::BrokenJson`].
 ///
 /// Unpaired surrogate escapes decode to U+FFFD (see the [module documentation](self)).
+///
+/// Without limits, the decoded messages can cost many times the payload's size (a million
+/// one-character messages); a server decoding what clients send uses
+/// [`decode_messages_bounded`].
 pub fn decode_messages(payload: &[u8]) -> Result<Vec<String>, PayloadError> {
+    decode_messages_bounded(payload, &DecodeLimits::UNLIMITED).map_err(unbounded)
+}
+
+/// [`decode_messages`] within `limits`: the messages are counted and measured while they are
+/// decoded, and decoding stops at the first one that would exceed a limit (the error says
+/// which). A payload that is malformed after that point is refused for the limit.
+pub fn decode_messages_bounded(
+    payload: &[u8],
+    limits: &DecodeLimits,
+) -> Result<Vec<String>, DecodeError> {
     if is_blank(payload) {
-        return Err(PayloadError::Empty);
+        return Err(PayloadError::Empty.into());
     }
-    if let Some(messages) = std::str::from_utf8(payload)
+    if let Some(decoded) = std::str::from_utf8(payload)
         .ok()
-        .and_then(parse_plain_array)
+        .and_then(|text| parse_plain_array(text, limits))
     {
-        return Ok(messages);
+        return decoded;
     }
-    decode_with_surrogate_repair(payload, parse_array)
+    decode_with_surrogate_repair(payload, limits, Shape::Array)
 }
 
 /// Decode a WebSocket text message: a JSON array of strings, or one JSON string.
@@ -353,23 +523,36 @@ pub fn decode_messages(payload: &[u8]) -> Result<Vec<String>, PayloadError> {
 /// * anything else → [`PayloadError::BrokenJson`] (the caller drops the connection).
 ///
 /// Unpaired surrogate escapes decode to U+FFFD (see the [module documentation](self)).
+/// A server uses [`decode_websocket_payload_bounded`] (see [`decode_messages`]).
 pub fn decode_websocket_payload(payload: &str) -> Result<Vec<String>, PayloadError> {
+    decode_websocket_payload_bounded(payload, &DecodeLimits::UNLIMITED).map_err(unbounded)
+}
+
+/// [`decode_websocket_payload`] within `limits`, checked while decoding as in
+/// [`decode_messages_bounded`]; a bare string counts as one message.
+pub fn decode_websocket_payload_bounded(
+    payload: &str,
+    limits: &DecodeLimits,
+) -> Result<Vec<String>, DecodeError> {
     let bytes = payload.as_bytes();
     if is_blank(bytes) {
         return Ok(Vec::new());
     }
-    if let Some(messages) = parse_plain_array(payload) {
-        return Ok(messages);
+    if let Some(decoded) = parse_plain_array(payload, limits) {
+        return decoded;
     }
-    decode_with_surrogate_repair(bytes, parse_string_or_array)
+    decode_with_surrogate_repair(bytes, limits, Shape::StringOrArray)
 }
 
 /// The shape nearly every client sends, decoded without a JSON parser: `["…","…"]` with no
 /// whitespace between the tokens and no escape sequence or control character in the strings
 /// (then a string is its own text, and a `"` can only be a delimiter). `None` when the payload
 /// is of any other shape; the JSON parser then decides, with the same result it would give
-/// for this shape.
-fn parse_plain_array(payload: &str) -> Option<Vec<String>> {
+/// for this shape. Each message is admitted to the limits before it is copied.
+fn parse_plain_array(
+    payload: &str,
+    limits: &DecodeLimits,
+) -> Option<Result<Vec<String>, DecodeError>> {
     let inner = payload.strip_prefix("[\"")?.strip_suffix("\"]")?;
     // One branch-free pass (the compiler vectorises it) rules out escapes and control
     // characters; then `","` splits the strings and any other `"` is a malformed payload.
@@ -379,53 +562,154 @@ fn parse_plain_array(payload: &str) -> Option<Vec<String>> {
     {
         return None;
     }
+    let mut tally = Tally::new(limits);
     let mut messages = Vec::new();
     let mut rest = inner;
     loop {
-        match rest.find('"') {
-            None => {
-                messages.push(rest.to_owned());
-                return Some(messages);
-            }
-            Some(quote) => {
-                // (`quote` is at an ASCII byte: a character boundary.)
-                let next = rest.get(quote + 1..)?.strip_prefix(",\"")?;
-                messages.push(rest.get(..quote)?.to_owned());
-                rest = next;
+        let (message, next) = match rest.find('"') {
+            None => (rest, None),
+            // (`quote` is at an ASCII byte: a character boundary.)
+            Some(quote) => (
+                rest.get(..quote)?,
+                Some(rest.get(quote + 1..)?.strip_prefix(",\"")?),
+            ),
+        };
+        if let Err(e) = tally.admit(message.len()) {
+            return Some(Err(e));
+        }
+        messages.push(message.to_owned());
+        match next {
+            None => return Some(Ok(messages)),
+            Some(next) => rest = next,
+        }
+    }
+}
+
+/// What the JSON parser accepts.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// An array of strings (a send body).
+    Array,
+    /// An array of strings or one string (a websocket message).
+    StringOrArray,
+}
+
+/// Parse `payload` as `shape` with serde_json, admitting each string to the limits before it
+/// is copied out of the parser. A limit error is returned as such, never as broken JSON.
+fn parse_json(
+    payload: &[u8],
+    limits: &DecodeLimits,
+    shape: Shape,
+) -> Result<Vec<String>, DecodeError> {
+    let stop = std::cell::Cell::new(None);
+    let mut tally = Tally::new(limits);
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    let strings = Strings {
+        tally: &mut tally,
+        stop: &stop,
+    };
+    let parsed = match shape {
+        Shape::StringOrArray
+            if payload
+                .iter()
+                .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+                == Some(&b'"') =>
+        {
+            serde::de::DeserializeSeed::deserialize(OneString(strings), &mut de).map(|s| vec![s])
+        }
+        _ => serde::de::DeserializeSeed::deserialize(strings, &mut de),
+    };
+    match parsed.and_then(|messages| de.end().map(|()| messages)) {
+        Ok(messages) => Ok(messages),
+        Err(_) => Err(stop
+            .take()
+            .unwrap_or(DecodeError::Payload(PayloadError::BrokenJson))),
+    }
+}
+
+/// A JSON array of strings, each admitted to the tally before it is copied.
+struct Strings<'a, 'l> {
+    tally: &'a mut Tally<'l>,
+    /// Why decoding stopped, when a limit stopped it (serde's error cannot carry it).
+    stop: &'a std::cell::Cell<Option<DecodeError>>,
+}
+
+impl Strings<'_, '_> {
+    fn admit<E: serde::de::Error>(&mut self, s: &str) -> Result<String, E> {
+        match self.tally.admit(s.len()) {
+            Ok(()) => Ok(s.to_owned()),
+            Err(limit) => {
+                self.stop.set(Some(limit));
+                Err(E::custom("limit exceeded"))
             }
         }
     }
 }
 
-type Parser = fn(&[u8]) -> Result<Vec<String>, serde_json::Error>;
+impl<'de> serde::de::DeserializeSeed<'de> for Strings<'_, '_> {
+    type Value = Vec<String>;
 
-fn parse_array(payload: &[u8]) -> Result<Vec<String>, serde_json::Error> {
-    serde_json::from_slice(payload)
-}
-
-fn parse_string_or_array(payload: &[u8]) -> Result<Vec<String>, serde_json::Error> {
-    let first = payload
-        .iter()
-        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
-    if first == Some(&b'"') {
-        serde_json::from_slice::<String>(payload).map(|s| vec![s])
-    } else {
-        parse_array(payload)
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+        d.deserialize_seq(self)
     }
 }
 
-/// Parse with `parse`; if that fails, replace unpaired surrogate escapes and try once more.
+impl<'de> serde::de::Visitor<'de> for Strings<'_, '_> {
+    type Value = Vec<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of strings")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+        let mut messages = Vec::new();
+        while let Some(message) = seq.next_element_seed(OneString(Strings {
+            tally: &mut *self.tally,
+            stop: self.stop,
+        }))? {
+            messages.push(message);
+        }
+        Ok(messages)
+    }
+}
+
+/// One JSON string, admitted to the tally before it is copied.
+struct OneString<'a, 'l>(Strings<'a, 'l>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for OneString<'_, '_> {
+    type Value = String;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for OneString<'_, '_> {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(mut self, s: &str) -> Result<String, E> {
+        self.0.admit(s)
+    }
+}
+
+/// Parse as `shape`; if that fails for a reason other than a limit, replace unpaired
+/// surrogate escapes and try once more.
 fn decode_with_surrogate_repair(
     payload: &[u8],
-    parse: Parser,
-) -> Result<Vec<String>, PayloadError> {
-    match parse(payload) {
-        Ok(msgs) => Ok(msgs),
-        Err(_) => {
-            let repaired =
-                replace_lone_surrogate_escapes(payload).ok_or(PayloadError::BrokenJson)?;
-            parse(&repaired).map_err(|_| PayloadError::BrokenJson)
+    limits: &DecodeLimits,
+    shape: Shape,
+) -> Result<Vec<String>, DecodeError> {
+    match parse_json(payload, limits, shape) {
+        Err(DecodeError::Payload(_)) => {
+            let repaired = replace_lone_surrogate_escapes(payload)
+                .ok_or(DecodeError::Payload(PayloadError::BrokenJson))?;
+            parse_json(&repaired, limits, shape)
         }
+        decoded => decoded,
     }
 }
 
@@ -546,7 +830,9 @@ mod tests {
             "[\"ünï ✓ 😀\",\"x\u{7f}y\"]",
             r#"["{'k': 1}","[1,2]","a b"]"#,
         ] {
-            let fast = parse_plain_array(p).unwrap_or_else(|| panic!("{p} takes the fast path"));
+            let fast = parse_plain_array(p, &DecodeLimits::UNLIMITED)
+                .unwrap_or_else(|| panic!("{p} takes the fast path"))
+                .unwrap();
             let slow: Vec<String> = serde_json::from_str(p).unwrap();
             assert_eq!(fast, slow, "{p}");
             assert_eq!(decode_websocket_payload(p).unwrap(), slow, "{p}");
@@ -567,7 +853,7 @@ mod tests {
             r#""a""#,
             r#"["a"] "#,
         ] {
-            assert_eq!(parse_plain_array(p), None, "{p}");
+            assert_eq!(parse_plain_array(p, &DecodeLimits::UNLIMITED), None, "{p}");
         }
         assert_eq!(decode_websocket_payload("[\"a\\\"b\"]").unwrap(), ["a\"b"]);
         assert!(decode_websocket_payload("[\"a\"x\"b\"]").is_err());
@@ -1288,6 +1574,190 @@ mod tests {
                 decode_websocket_payload(&wire),
                 Ok(vec![expected]),
                 "{wire}"
+            );
+        }
+    }
+
+    // ---- bounded decoding ----
+
+    /// The bounded result the unbounded one implies: its messages admitted to `limits` in
+    /// order, stopping at the first that exceeds one.
+    fn admitted(
+        unbounded: Result<Vec<String>, PayloadError>,
+        limits: &DecodeLimits,
+    ) -> Result<Vec<String>, DecodeError> {
+        let messages = unbounded?;
+        let mut tally = Tally::new(limits);
+        for m in &messages {
+            tally.admit(m.len())?;
+        }
+        Ok(messages)
+    }
+
+    #[test]
+    fn bounded_decoding_counts_messages() {
+        let limits = DecodeLimits::new(3, 100, 10_000);
+        for (body, ok) in [
+            (r#"["a","b","c"]"#, true),
+            (r#"["a","b","c","d"]"#, false),
+            (r#"["\u0061","b","c"]"#, true),
+            (r#"[ "a", "b", "c", "d" ]"#, false),
+            (r#"["\ud800","b","c","d"]"#, false),
+        ] {
+            let http = decode_messages_bounded(body.as_bytes(), &limits);
+            let ws = decode_websocket_payload_bounded(body, &limits);
+            if ok {
+                assert_eq!(http.as_ref().map(Vec::len), Ok(3), "{body}");
+                assert_eq!(http, ws, "{body}");
+            } else {
+                assert_eq!(http, Err(DecodeError::TooManyMessages), "{body}");
+                assert_eq!(ws, Err(DecodeError::TooManyMessages), "{body}");
+            }
+        }
+        // Decoding stops at the limit: what follows is not looked at.
+        assert_eq!(
+            decode_messages_bounded(br#"["a","b","c","d",1,2,3]"#, &limits),
+            Err(DecodeError::TooManyMessages)
+        );
+        assert_eq!(
+            decode_messages_bounded(br#"["a","b","c","d",x"#, &limits),
+            Err(DecodeError::TooManyMessages)
+        );
+        // ... while a malformed payload within the limits is still broken JSON.
+        assert_eq!(
+            decode_messages_bounded(br#"["a",1]"#, &limits),
+            Err(DecodeError::Payload(PayloadError::BrokenJson))
+        );
+        assert_eq!(
+            decode_messages_bounded(b"  ", &limits),
+            Err(DecodeError::Payload(PayloadError::Empty))
+        );
+        // A bare websocket string is one message.
+        let one = DecodeLimits::new(1, 100, 10_000);
+        assert_eq!(
+            decode_websocket_payload_bounded(r#""a""#, &one),
+            Ok(vec!["a".into()])
+        );
+        let none = DecodeLimits::new(0, 100, 10_000);
+        assert_eq!(
+            decode_websocket_payload_bounded(r#""a""#, &none),
+            Err(DecodeError::TooManyMessages)
+        );
+        assert_eq!(decode_websocket_payload_bounded("[]", &none), Ok(vec![]));
+    }
+
+    #[test]
+    fn bounded_decoding_measures_decoded_messages() {
+        let limits = DecodeLimits::new(100, 3, 10_000);
+        // The decoded length counts, not the escaped one.
+        assert_eq!(
+            decode_messages_bounded(br#"["\u0061\u0062\u0063"]"#, &limits),
+            Ok(vec!["abc".to_string()])
+        );
+        for body in [r#"["abcd"]"#, r#"["a","\u0061bcd"]"#, r#"["éé","ab"]"#] {
+            assert_eq!(
+                decode_messages_bounded(body.as_bytes(), &limits),
+                Err(DecodeError::MessageTooLarge),
+                "{body}"
+            );
+        }
+        // é is two bytes of UTF-8: "éé" is four.
+        assert_eq!(
+            decode_websocket_payload_bounded(r#""\u00e9\u00e9""#, &limits),
+            Err(DecodeError::MessageTooLarge)
+        );
+        // The whole payload: bytes plus the per-message overhead.
+        let total = DecodeLimits::new(100, 100, 2 * DECODED_MESSAGE_OVERHEAD + 4);
+        assert_eq!(
+            decode_messages_bounded(br#"["ab","cd"]"#, &total).map(|m| m.len()),
+            Ok(2)
+        );
+        assert_eq!(
+            decode_messages_bounded(br#"["ab","cde"]"#, &total),
+            Err(DecodeError::TooLarge)
+        );
+        assert_eq!(
+            decode_messages_bounded(br#"["ab","c","d"]"#, &total),
+            Err(DecodeError::TooLarge)
+        );
+        assert_eq!(
+            decode_messages_bounded(br#"["ab", "\u0063\u0064\u0065"]"#, &total),
+            Err(DecodeError::TooLarge)
+        );
+        assert!(DecodeError::TooLarge.is_limit());
+        assert!(!DecodeError::Payload(PayloadError::Empty).is_limit());
+        assert_eq!(
+            DecodeError::Payload(PayloadError::BrokenJson).to_string(),
+            "Broken JSON encoding."
+        );
+    }
+
+    #[test]
+    fn limits_from_the_configuration() {
+        let config = crate::Config::default();
+        let limits = DecodeLimits::from_config(&config);
+        assert_eq!(limits.max_messages, config.max_batch_messages);
+        assert_eq!(limits.max_message_size, config.max_message_size);
+        assert_eq!(
+            limits.max_decoded_size,
+            config.max_request_body + config.max_batch_messages * DECODED_MESSAGE_OVERHEAD
+        );
+        // A body of the largest size and count decodes within the limits.
+        let per = config.max_request_body / config.max_batch_messages - 3;
+        let body = encode_plain(&vec!["x".repeat(per); config.max_batch_messages]);
+        assert!(body.len() <= config.max_request_body);
+        assert_eq!(
+            decode_messages_bounded(body.as_bytes(), &limits).map(|m| m.len()),
+            Ok(config.max_batch_messages)
+        );
+    }
+
+    fn encode_plain(messages: &[String]) -> String {
+        let mut out = String::from("[");
+        for (i, m) in messages.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            encode_json_string(m, &mut out);
+        }
+        out.push(']');
+        out
+    }
+
+    #[test]
+    fn property_bounded_decoding_is_the_unbounded_result_admitted_in_order() {
+        let mut rng = Rng(0x5EED_0FB0_0DED);
+        for _ in 0..5000 {
+            let count = rng.below(8) as usize;
+            let messages: Vec<String> = (0..count).map(|_| rng.string()).collect();
+            // Alternate between the fast path's shape and the client's escapes.
+            let body = if rng.below(2) == 0 {
+                encode_plain(&messages)
+            } else {
+                let parts: Vec<String> = messages
+                    .iter()
+                    .map(|m| client_encode(m, &mut rng))
+                    .collect();
+                format!("[{}]", parts.join(","))
+            };
+            let limits = DecodeLimits::new(
+                rng.below(9) as usize,
+                rng.below(60) as usize,
+                rng.below(8 * 80) as usize,
+            );
+            assert_eq!(
+                decode_messages_bounded(body.as_bytes(), &limits),
+                admitted(decode_messages(body.as_bytes()), &limits),
+                "{body} {limits:?}"
+            );
+            assert_eq!(
+                decode_websocket_payload_bounded(&body, &limits),
+                admitted(decode_websocket_payload(&body), &limits),
+                "{body} {limits:?}"
+            );
+            assert_eq!(
+                decode_messages_bounded(body.as_bytes(), &DecodeLimits::UNLIMITED),
+                Ok(messages)
             );
         }
     }

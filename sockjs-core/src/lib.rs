@@ -15,7 +15,7 @@
 //!  receive  ──► Session::attach(now, framing, mode) ──► ReceiverId or c[2010] to write
 //!  app send ──► Session::send(EncodedMessage)       ──► queued, or Full / Closed
 //!  app close──► Session::close(code, reason)
-//!  client   ──► frame::decode_messages(body)        ──► messages for the application
+//!  client   ──► frame::decode_messages_bounded(..)  ──► messages for the application
 //!  write    ──► Session::poll_transmit(now, id)     ──► Frame { data, end } | Idle | Ended
 //!  abort    ──► Session::detach(now, id, true)
 //!  timer    ──► Session::handle_timeout(now)        ──► Session::poll_timeout() = next deadline

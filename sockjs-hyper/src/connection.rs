@@ -135,7 +135,11 @@ impl Connection {
     /// Cancel-safe: a message is never lost when this future is dropped (for example in a
     /// `tokio::select!` branch that did not win).
     pub async fn recv(&mut self) -> Option<String> {
-        self.inbound.recv().await.map(take)
+        loop {
+            if let Some(message) = self.inbound.recv().await?.take() {
+                return Some(message);
+            }
+        }
     }
 
     /// Send `message` to the client. When the outbound queue is full this follows the
@@ -197,14 +201,6 @@ impl Connection {
     }
 }
 
-/// Hand a message to the application, telling the send request that carried it.
-fn take(inbound: Inbound) -> String {
-    if let Some(ack) = inbound.ack {
-        let _ = ack.send(());
-    }
-    inbound.message.into_string()
-}
-
 impl Drop for Connection {
     fn drop(&mut self) {
         let normal = sockjs_core::close::NORMAL;
@@ -216,7 +212,16 @@ impl Stream for Connection {
     type Item = String;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<String>> {
-        self.inbound.poll_recv(cx).map(|m| m.map(take))
+        loop {
+            match ready!(self.inbound.poll_recv(cx)) {
+                Some(inbound) => {
+                    if let Some(message) = inbound.take() {
+                        return Poll::Ready(Some(message));
+                    }
+                }
+                None => return Poll::Ready(None),
+            }
+        }
     }
 }
 

@@ -23,6 +23,7 @@ use tracing::Instrument;
 use crate::connection::{Connection, ConnectionSender, RequestInfo, SendError};
 use crate::session::{Counters, SessionHandle, SessionParams};
 use crate::stats::{EndpointCounters, Stats};
+use crate::transport::send::ByteBudget;
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 pub(crate) type Handler = Arc<dyn Fn(Connection) -> BoxFuture + Send + Sync>;
@@ -45,6 +46,8 @@ pub(crate) struct Endpoint {
     per_addr: Mutex<HashMap<IpAddr, usize>>,
     /// Places for receiving connections (`max_receivers`).
     receivers: Arc<tokio::sync::Semaphore>,
+    /// Bytes of send bodies held by all sessions (`max_send_bytes_per_endpoint`).
+    pub(crate) send_bytes: ByteBudget,
 }
 
 /// What a session is being created for.
@@ -92,6 +95,7 @@ impl Endpoint {
             idle: Notify::new(),
             per_addr: Mutex::new(HashMap::new()),
             receivers: Arc::new(tokio::sync::Semaphore::new(config.max_receivers)),
+            send_bytes: ByteBudget::new(config.max_send_bytes_per_endpoint),
             config,
             handler,
         }
@@ -132,6 +136,7 @@ impl Endpoint {
             key,
             span,
             max_sends_in_flight: cfg.max_sends_in_flight,
+            max_send_bytes: cfg.max_send_bytes_per_session,
             write_timeout: cfg.write_timeout,
         });
         if self

@@ -104,12 +104,23 @@
 //! [`CloseCause::Server`] (with the code and reason), [`CloseCause::LimitExceeded`],
 //! [`CloseCause::ProtocolError`] (broken framing) or [`CloseCause::Shutdown`].
 //!
+//! # Delivery of client messages
+//!
+//! An HTTP send (`xhr_send`, `jsonp_send`) answers success only once [`Connection::recv`] has
+//! returned every message of it, so a slow application slows the client down instead of
+//! buffering. If the session closes first, the messages not yet returned are withdrawn:
+//! `recv` never returns them, the send is answered 410 (sockjs-client then reports a failed
+//! send) and [`Stats::messages_lost`] counts them. Send bodies are read within
+//! `Config::body_read_timeout` and the `max_send_bytes_*` budgets, which are taken before a
+//! byte of the body is read.
+//!
 //! # Observability
 //!
 //! Every session runs in a `tracing` span `sockjs_session` with the endpoint, transport and
 //! peer address (never the session id), with `session opened` and `session closed` events
 //! (the latter with the cause). [`SockJs::stats`] is a snapshot of sessions open by
-//! transport, sessions opened and closed by cause, and messages and bytes in and out;
+//! transport, sessions opened and closed by cause, messages and bytes in and out, and failed
+//! sends (timed out, refused, messages lost);
 //! [`Stats::to_prometheus`] renders it in the Prometheus text format.
 //!
 //! # Shutdown

@@ -20,25 +20,36 @@ use sockjs_core::{AttachError, CloseCause, OverflowPolicy, ReceiveMode, Receiver
 use tokio::sync::{mpsc, Notify};
 
 use crate::connection::{RequestInfo, SendError};
+use crate::transport::send::{Batch, ByteBudget};
 
-/// A client message on its way to the application. `ack` fires when the application takes
-/// it (`Connection::recv`): an HTTP send request answers only then, so its 204 means the
-/// application has the message (and, as with servers that run the handler inside the send
-/// request, what it answers right away is queued before the client's next poll).
+/// A client message on its way to the application. A message of an HTTP send carries its
+/// send's [`Batch`]: the application taking it (`Connection::recv`) is counted there, and the
+/// send answers success only once every message of the batch is taken, so its 204 means the
+/// application has the messages (and, as with servers that run the handler inside the send
+/// request, what it answers right away is queued before the client's next poll). A message
+/// whose send gave up on it (the session closed first) is skipped, never returned.
 ///
 /// The message is a `Box<str>` (no spare capacity, 8 bytes smaller than a `String`): the
 /// channel allocates its first block of 32 slots with the session, so the slot size is part of
 /// every idle session's cost.
 pub(crate) struct Inbound {
     pub(crate) message: Box<str>,
-    pub(crate) ack: Option<tokio::sync::oneshot::Sender<()>>,
+    pub(crate) batch: Option<Arc<Batch>>,
 }
 
 impl Inbound {
     pub(crate) fn plain(message: String) -> Inbound {
         Inbound {
             message: message.into_boxed_str(),
-            ack: None,
+            batch: None,
+        }
+    }
+
+    /// The message, as the application takes it; `None` if its send has withdrawn it.
+    pub(crate) fn take(self) -> Option<String> {
+        match &self.batch {
+            Some(batch) if !batch.take() => None,
+            _ => Some(self.message.into_string()),
         }
     }
 }
@@ -141,6 +152,7 @@ pub(crate) struct SessionParams {
     pub(crate) key: u64,
     pub(crate) span: tracing::Span,
     pub(crate) max_sends_in_flight: usize,
+    pub(crate) max_send_bytes: usize,
     pub(crate) write_timeout: std::time::Duration,
 }
 
@@ -153,7 +165,8 @@ pub(crate) struct SessionHandle {
     /// The timer's deadline may have moved earlier (a receiver ended).
     pub(crate) wake_timer: Notify,
     /// The outbound queue has room again or the session closed (senders waiting under
-    /// [`OverflowPolicy::Wait`]).
+    /// [`OverflowPolicy::Wait`], and HTTP sends waiting for the close: see
+    /// [`SessionHandle::closed`]).
     space: Notify,
     /// Senders waiting on `space`: the receiver notifies only when there are any (a
     /// `notify_waiters` takes the `Notify`'s lock).
@@ -172,6 +185,8 @@ pub(crate) struct SessionHandle {
     pub(crate) span: tracing::Span,
     /// Permits for `xhr_send`/`jsonp_send` requests being processed at once.
     sends: tokio::sync::Semaphore,
+    /// Bytes of send bodies the session holds (`max_send_bytes_per_session`).
+    pub(crate) send_bytes: ByteBudget,
     /// How long a streaming receiver may sit on a frame without pulling the next.
     write_timeout: std::time::Duration,
 }
@@ -201,6 +216,7 @@ impl SessionHandle {
             bytes_in: AtomicU64::new(0),
             span: p.span,
             sends: tokio::sync::Semaphore::new(p.max_sends_in_flight),
+            send_bytes: ByteBudget::new(p.max_send_bytes),
             write_timeout: p.write_timeout,
         })
     }
@@ -409,6 +425,21 @@ impl SessionHandle {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.with(|s| s.core.is_closed())
+    }
+
+    /// Wait until the session is closed (at once if it is).
+    pub(crate) async fn closed(&self) {
+        loop {
+            // Registered before the check: a close between the two still wakes us (a close
+            // always notifies `space`'s waiters).
+            let notified = self.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_closed() {
+                return;
+            }
+            notified.await;
+        }
     }
 
     pub(crate) fn close_cause(&self) -> Option<CloseCause> {

@@ -1,8 +1,9 @@
-//! Endpoint statistics: sessions open by transport, opened and closed totals, traffic.
+//! Endpoint statistics: sessions open by transport, opened and closed totals, traffic, and
+//! failed client sends.
 //!
 //! Sessions count their own traffic (under their own lock or in their own atomics); the
-//! endpoint's shared counters change only when a session opens or ends, so the message path
-//! touches nothing shared between sessions.
+//! endpoint's shared counters change only when a session opens or ends, or when a send
+//! request fails, so the message path touches nothing shared between sessions.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sockjs_core::{CloseCause, Transport};
 
 use crate::session::Counters;
+use crate::transport::send::SendFailure;
 
 /// Transport labels: the eight SockJS transports, then the raw websocket endpoint.
 const TRANSPORTS: usize = 9;
@@ -45,6 +47,9 @@ pub(crate) struct EndpointCounters {
     bytes_in: AtomicU64,
     messages_out: AtomicU64,
     bytes_out: AtomicU64,
+    send_timeouts: AtomicU64,
+    sends_refused: AtomicU64,
+    messages_lost: AtomicU64,
 }
 
 impl EndpointCounters {
@@ -60,6 +65,17 @@ impl EndpointCounters {
         self.messages_out
             .fetch_add(c.messages_out, Ordering::Relaxed);
         self.bytes_out.fetch_add(c.bytes_out, Ordering::Relaxed);
+    }
+
+    /// A send request failed: count the failures operators need to see.
+    pub(crate) fn send_failed(&self, failure: &SendFailure) {
+        let (counter, n) = match failure {
+            SendFailure::TimedOut => (&self.send_timeouts, 1),
+            SendFailure::Busy | SendFailure::OverBudget => (&self.sends_refused, 1),
+            SendFailure::Lost(n) => (&self.messages_lost, *n as u64),
+            _ => return,
+        };
+        counter.fetch_add(n, Ordering::Relaxed);
     }
 
     pub(crate) fn snapshot(&self, open: &[Option<Transport>], live: Counters) -> Stats {
@@ -83,6 +99,9 @@ impl EndpointCounters {
             bytes_in: self.bytes_in.load(Ordering::Relaxed) + live.bytes_in,
             messages_out: self.messages_out.load(Ordering::Relaxed) + live.messages_out,
             bytes_out: self.bytes_out.load(Ordering::Relaxed) + live.bytes_out,
+            send_timeouts: self.send_timeouts.load(Ordering::Relaxed),
+            sends_refused: self.sends_refused.load(Ordering::Relaxed),
+            messages_lost: self.messages_lost.load(Ordering::Relaxed),
         }
     }
 }
@@ -105,6 +124,16 @@ pub struct Stats {
     pub messages_out: u64,
     /// Encoded bytes of the messages queued to clients.
     pub bytes_out: u64,
+    /// `xhr_send`/`jsonp_send` requests whose body did not arrive within
+    /// `body_read_timeout` (answered 408).
+    pub send_timeouts: u64,
+    /// `xhr_send`/`jsonp_send` requests refused with 503 before their body was read: the
+    /// session had `max_sends_in_flight` sends in progress, or the session's or endpoint's
+    /// send byte budget was full.
+    pub sends_refused: u64,
+    /// Messages of `xhr_send`/`jsonp_send` requests that the application never received
+    /// because the session closed first (each such request was answered 410, never 204).
+    pub messages_lost: u64,
 }
 
 impl Stats {
@@ -163,6 +192,21 @@ impl Stats {
                 "Bytes of messages queued to clients.",
                 self.bytes_out,
             ),
+            (
+                "sockjs_send_timeouts_total",
+                "Send requests whose body did not arrive within the body read timeout.",
+                self.send_timeouts,
+            ),
+            (
+                "sockjs_sends_refused_total",
+                "Send requests refused before their body was read (too many sends or bytes in flight).",
+                self.sends_refused,
+            ),
+            (
+                "sockjs_messages_lost_total",
+                "Sent messages the application never received because the session closed first.",
+                self.messages_lost,
+            ),
         ] {
             family(name, "counter", help, &[(String::new(), value)]);
         }
@@ -206,5 +250,20 @@ mod tests {
             text.contains("sockjs_sessions_closed_total{endpoint=\"/echo\",cause=\"timeout\"} 1")
         );
         assert!(text.contains("# TYPE sockjs_messages_in_total counter"));
+        c.send_failed(&SendFailure::TimedOut);
+        c.send_failed(&SendFailure::Busy);
+        c.send_failed(&SendFailure::OverBudget);
+        c.send_failed(&SendFailure::Lost(7));
+        c.send_failed(&SendFailure::Lost(3));
+        c.send_failed(&SendFailure::TooLarge);
+        let s = c.snapshot(&[], Counters::default());
+        assert_eq!(
+            (s.send_timeouts, s.sends_refused, s.messages_lost),
+            (1, 2, 10)
+        );
+        let text = s.to_prometheus("/echo");
+        assert!(text.contains("sockjs_messages_lost_total{endpoint=\"/echo\"} 10"));
+        assert!(text.contains("sockjs_send_timeouts_total{endpoint=\"/echo\"} 1"));
+        assert!(text.contains("sockjs_sends_refused_total{endpoint=\"/echo\"} 2"));
     }
 }

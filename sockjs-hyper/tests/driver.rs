@@ -187,7 +187,9 @@ async fn a_slow_application_holds_xhr_send_instead_of_buffering() {
     let send = sockjs.handle(post("/e/0/bp/xhr_send", "[\"1\",\"2\",\"3\",\"4\",\"5\"]"));
     tokio::pin!(send);
     // the application is not reading: the request waits (bounded queue), it does not finish
-    assert!(tokio::time::timeout(Duration::from_secs(60), &mut send)
+    // (within the disconnect delay: once the session expires the send fails, see
+    // `a_send_whose_session_closes_first_is_not_a_success`)
+    assert!(tokio::time::timeout(Duration::from_secs(4), &mut send)
         .await
         .is_err());
     go_tx.send(()).unwrap();

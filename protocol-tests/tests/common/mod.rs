@@ -1170,3 +1170,22 @@ pub fn decode_messages(frame: &str) -> Vec<String> {
 pub fn encode_messages(messages: &[&str]) -> String {
     serde_json::to_string(messages).expect("encode JSON")
 }
+
+// ---------------------------------------------------------------------------------------------
+// Applications for tests that serve their own endpoints
+// ---------------------------------------------------------------------------------------------
+
+/// An echo application.
+pub async fn echo_app(mut conn: sockjs_hyper::Connection) {
+    while let Some(m) = conn.recv().await {
+        if conn.send(m).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// An application that keeps its connection and never reads a message.
+pub async fn never_reads(conn: sockjs_hyper::Connection) {
+    let _keep = conn;
+    std::future::pending::<()>().await;
+}

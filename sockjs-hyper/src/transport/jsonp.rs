@@ -1,5 +1,6 @@
 //! `jsonp` (polling with `GET`, `/**/<callback>("<frame>");\r\n`) and `jsonp_send` (a form
-//! field `d` or a raw JSON body, answered with `ok`).
+//! field `d` or a raw JSON body, answered with `ok` once the application has taken every
+//! message; see [`send`](super::send)).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,10 +11,7 @@ use http::{Method, Request, Response, StatusCode};
 use sockjs_core::framing::Framing;
 use sockjs_core::{ReceiveMode, Transport};
 
-use super::{
-    callback, deliver, poll_once, read_body, receive, receiving_response, sending_headers,
-    SendFailure,
-};
+use super::{callback, poll_once, receive, receiving_response, sending_headers};
 use crate::body::{full, ResponseBody};
 use crate::endpoint::Endpoint;
 use crate::headers::APPLICATION_JAVASCRIPT;
@@ -72,9 +70,6 @@ where
         return method_not_allowed("POST");
     }
     let (parts, body) = req.into_parts();
-    if ep.by_id.get(id).is_none() {
-        return SendFailure::UnknownSession.into_response(&ep.config, &parts.headers);
-    }
     let is_form = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -84,13 +79,8 @@ where
                 .to_ascii_lowercase()
                 .starts_with("application/x-www-form-urlencoded")
         });
-    let result = async {
-        let raw = read_body(body, &parts.headers, ep.config.max_request_body).await?;
-        let payload = if is_form { form_payload(&raw) } else { raw };
-        deliver(ep, id, &payload).await
-    }
-    .await;
-    match result {
+    let payload_of = |raw: Bytes| if is_form { form_payload(&raw) } else { raw };
+    match super::send::receive(ep, id, &parts.headers, body, payload_of).await {
         Ok(()) => {
             let mut r = response(StatusCode::OK, full(Bytes::from_static(b"ok")));
             sending_headers(&ep.config, &parts.headers, r.headers_mut());

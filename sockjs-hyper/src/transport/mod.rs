@@ -6,6 +6,7 @@ pub(crate) mod hixie76;
 pub(crate) mod htmlfile;
 pub(crate) mod jsonp;
 pub(crate) mod raw_websocket;
+pub(crate) mod send;
 pub(crate) mod websocket;
 pub(crate) mod xhr;
 pub(crate) mod xhr_send;
@@ -19,9 +20,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited, StreamBody};
+use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
-use sockjs_core::frame::PayloadError;
 use sockjs_core::framing::Framing;
 use sockjs_core::{AttachError, Config, ReceiveMode, Transport};
 
@@ -29,7 +29,7 @@ use crate::body::ResponseBody;
 use crate::endpoint::{Endpoint, NewSession, OpenError};
 use crate::headers;
 use crate::service::{response, text};
-use crate::session::{Inbound, ReceiverGuard};
+use crate::session::ReceiverGuard;
 
 pub(crate) async fn dispatch<B>(
     ep: &Arc<Endpoint>,
@@ -340,124 +340,6 @@ pub(crate) fn receiving_response(
     let mut r = response(StatusCode::OK, body);
     receiving_headers(config, request, r.headers_mut(), content_type);
     r
-}
-
-/// Why a send request failed, with its protocol answer.
-pub(crate) enum SendFailure {
-    UnknownSession,
-    Payload(PayloadError),
-    TooLarge,
-    BadBody,
-    /// The session already has `max_sends_in_flight` send requests being processed.
-    Busy,
-}
-
-impl SendFailure {
-    pub(crate) fn into_response(
-        self,
-        config: &Config,
-        request: &HeaderMap,
-    ) -> Response<ResponseBody> {
-        let (status, body) = match self {
-            SendFailure::UnknownSession => return crate::service::not_found(),
-            SendFailure::Payload(PayloadError::Empty) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "Payload expected.")
-            }
-            SendFailure::Payload(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Broken JSON encoding."),
-            SendFailure::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large."),
-            SendFailure::BadBody => (StatusCode::BAD_REQUEST, "Bad request body."),
-            SendFailure::Busy => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Too many concurrent sends.",
-            ),
-        };
-        let mut r = text(status, body);
-        sending_headers(config, request, r.headers_mut());
-        r
-    }
-}
-
-/// Read a request body of at most `limit` bytes.
-pub(crate) async fn read_body<B>(
-    body: B,
-    headers: &HeaderMap,
-    limit: usize,
-) -> Result<Bytes, SendFailure>
-where
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(SendFailure::TooLarge);
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(SendFailure::TooLarge),
-        Err(e) => {
-            tracing::debug!(error = %e, "reading a send body failed");
-            Err(SendFailure::BadBody)
-        }
-    }
-}
-
-/// Decode `payload` and hand its messages to the session's application, waiting for room in
-/// the inbound queue (so a slow application slows the client instead of buffering).
-pub(crate) async fn deliver(ep: &Endpoint, id: &str, payload: &[u8]) -> Result<(), SendFailure> {
-    let session = ep
-        .by_id
-        .get(id)
-        .filter(|s| !s.is_expired())
-        .ok_or(SendFailure::UnknownSession)?;
-    let _in_flight = session.begin_send().ok_or(SendFailure::Busy)?;
-    let messages = sockjs_core::frame::decode_messages(payload).map_err(SendFailure::Payload)?;
-    if messages.len() > ep.config.max_batch_messages {
-        return Err(SendFailure::TooLarge);
-    }
-    if messages
-        .iter()
-        .any(|m| m.len() > session.max_message_size())
-    {
-        return Err(SendFailure::TooLarge);
-    }
-    let bytes: usize = messages.iter().map(String::len).sum();
-    session.record_inbound(messages.len() as u64, bytes as u64);
-    match session.inbound() {
-        Some(inbound) => {
-            let count = messages.len();
-            let mut taken = None;
-            for (i, message) in messages.into_iter().enumerate() {
-                // The last message of the batch tells us when the application has taken it.
-                let ack = (i + 1 == count).then(|| {
-                    let (tx, rx) = tokio::sync::oneshot::channel();
-                    taken = Some(rx);
-                    tx
-                });
-                let message = message.into_boxed_str();
-                if inbound.send(Inbound { message, ack }).await.is_err() {
-                    tracing::debug!("the application stopped receiving; messages dropped");
-                    return Ok(());
-                }
-            }
-            drop(inbound);
-            if let Some(taken) = taken {
-                // Err means the application dropped its connection: nothing more to wait for.
-                let _ = taken.await;
-            }
-        }
-        None if !messages.is_empty() => {
-            tracing::debug!(
-                count = messages.len(),
-                "messages for a closed session dropped"
-            );
-        }
-        None => {}
-    }
-    Ok(())
 }
 
 /// The validated `c` query parameter of `jsonp` and `htmlfile`.

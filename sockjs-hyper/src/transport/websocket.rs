@@ -215,7 +215,7 @@ pub(crate) async fn run<S>(
     // (websocket messages need no acknowledgement: TCP flow control does the pacing)
     let limits = Limits {
         max_message: session.max_message_size(),
-        max_batch: ep.config.max_batch_messages,
+        decode: sockjs_core::frame::DecodeLimits::from_config(&ep.config),
     };
     let inbound_capacity = ep.config.max_inbound_queue.max(1);
     let write_timeout = ep.config.write_timeout;
@@ -429,7 +429,9 @@ const MAX_DRAIN: usize = 32;
 /// Bounds on what a client may send in one websocket message.
 struct Limits {
     max_message: usize,
-    max_batch: usize,
+    /// Messages per websocket message, bytes per message, decoded bytes in all: checked
+    /// while decoding.
+    decode: sockjs_core::frame::DecodeLimits,
 }
 
 /// Take one incoming websocket message: its SockJS messages go to `pending`; `Err` ends the
@@ -452,24 +454,23 @@ fn take(
             session.record_inbound(1, t.len() as u64);
             pending.push_back(t.as_str().to_owned());
         }
-        Some(Ok(Message::Text(t))) => match sockjs_core::frame::decode_websocket_payload(&t) {
-            Ok(messages)
-                if messages.len() > limits.max_batch
-                    || messages.iter().any(|m| m.len() > limits.max_message) =>
-            {
-                session.abort(CloseCause::LimitExceeded, &close::TOO_BIG);
-                return Err(Ending::Violation(WsCode::Size, "Message too big"));
+        Some(Ok(Message::Text(t))) => {
+            match sockjs_core::frame::decode_websocket_payload_bounded(&t, &limits.decode) {
+                Err(e) if e.is_limit() => {
+                    session.abort(CloseCause::LimitExceeded, &close::TOO_BIG);
+                    return Err(Ending::Violation(WsCode::Size, "Message too big"));
+                }
+                Ok(messages) => {
+                    let bytes: usize = messages.iter().map(String::len).sum();
+                    session.record_inbound(messages.len() as u64, bytes as u64);
+                    pending.extend(messages);
+                }
+                Err(_) => {
+                    session.abort(CloseCause::ProtocolError, &close::INTERRUPTED);
+                    return Err(Ending::Violation(WsCode::Protocol, "Broken JSON encoding"));
+                }
             }
-            Ok(messages) => {
-                let bytes: usize = messages.iter().map(String::len).sum();
-                session.record_inbound(messages.len() as u64, bytes as u64);
-                pending.extend(messages);
-            }
-            Err(_) => {
-                session.abort(CloseCause::ProtocolError, &close::INTERRUPTED);
-                return Err(Ending::Violation(WsCode::Protocol, "Broken JSON encoding"));
-            }
-        },
+        }
         Some(Ok(Message::Binary(_))) => {
             session.abort(CloseCause::ProtocolError, &close::INTERRUPTED);
             return Err(Ending::Violation(

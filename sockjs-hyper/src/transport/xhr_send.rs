@@ -1,10 +1,11 @@
-//! `xhr_send`: a JSON array of messages from the client, answered with 204.
+//! `xhr_send`: a JSON array of messages from the client, answered with 204 once the
+//! application has taken every one of them (see [`send`](super::send)).
 
 use std::sync::Arc;
 
 use http::{Method, Request, Response, StatusCode};
 
-use super::{deliver, read_body, sending_headers};
+use super::sending_headers;
 use crate::body::{empty, ResponseBody};
 use crate::endpoint::Endpoint;
 use crate::service::{method_not_allowed, preflight, response};
@@ -25,14 +26,7 @@ where
         _ => return method_not_allowed("OPTIONS, POST"),
     }
     let (parts, body) = req.into_parts();
-    if ep.by_id.get(id).is_none() {
-        return super::SendFailure::UnknownSession.into_response(&ep.config, &parts.headers);
-    }
-    let result = match read_body(body, &parts.headers, ep.config.max_request_body).await {
-        Ok(payload) => deliver(ep, id, &payload).await,
-        Err(e) => Err(e),
-    };
-    match result {
+    match super::send::receive(ep, id, &parts.headers, body, |raw| raw).await {
         Ok(()) => {
             let mut r = response(StatusCode::NO_CONTENT, empty());
             sending_headers(&ep.config, &parts.headers, r.headers_mut());
