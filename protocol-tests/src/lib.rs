@@ -9,14 +9,20 @@
 //! | `/disabled_websocket_echo`  | echo with websockets off                                 |
 //! | `/cookie_needed_echo`       | echo with JSESSIONID cookies                             |
 //! | `/close`                    | closes every new session with `3000 "Go away!"`          |
-//! | `/ticker`                   | a `tick` message every second                            |
-//! | `/broadcast`                | every message to every open session                      |
-//! | `/amplify`                  | message `n` answers `2^n` `x` characters (n in 1..=19)   |
+//! | `/ticker`                   | `tick!` one second after open, then every second         |
+//! | `/broadcast`                | every message to every open session, the sender's too    |
+//! | `/amplify`                  | message `m` answers `2^n` `x` characters, see below      |
+//!
+//! The endpoints answer as sockjs-node's test server does, since sockjs-client's own tests
+//! are written against it. `/amplify` reads `n` as JavaScript's `Math.floor(Number(m))`
+//! ([`js_number`]) and uses 1 when `n` is outside 1..=18 (so `19` answers `xx`).
 //!
 //! [`spawn_background`] starts it in-process on a loopback port; the black-box tests in
 //! `tests/` talk to it over TCP exactly as an external client would (or to any server given
 //! by `SOCKJS_URL`).
 #![deny(missing_docs)]
+
+pub mod js_number;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -72,20 +78,25 @@ async fn close(conn: Connection) {
     conn.close(3000, "Go away!");
 }
 
+/// `tick!` a second after the session opens and every second after that, until it closes;
+/// the client's messages are read and ignored. A late tick is not made up for with a burst
+/// (as a JavaScript interval timer does not).
 async fn ticker(mut conn: Connection) {
-    let mut interval = tokio::time::interval(Duration::from_secs(1));
-    interval.tick().await;
+    let period = Duration::from_secs(1);
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             message = conn.recv() => if message.is_none() { break },
-            _ = interval.tick() => if conn.send("tick").await.is_err() { break },
+            _ = interval.tick() => if conn.send("tick!").await.is_err() { break },
         }
     }
 }
 
+/// `2^n` `x` characters for each message, `n` as sockjs-node's test server computes it.
 async fn amplify(mut conn: Connection) {
     while let Some(message) = conn.recv().await {
-        let n: u32 = message.trim().parse().unwrap_or(1).clamp(1, 19);
+        let n = js_number::amplify_exponent(&message);
         if conn.send("x".repeat(1 << n)).await.is_err() {
             break;
         }
