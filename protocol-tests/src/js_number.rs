@@ -52,13 +52,14 @@ fn is_js_space(c: char) -> bool {
             | '\u{0020}'
             | '\u{00A0}'
             | '\u{1680}'
-            | '\u{2000}'..='\u{200A}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202F}'
-            | '\u{205F}'
-            | '\u{3000}'
-            | '\u{FEFF}'
+            | '\u{2000}'
+            ..='\u{200A}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202F}'
+                | '\u{205F}'
+                | '\u{3000}'
+                | '\u{FEFF}'
     )
 }
 
@@ -265,8 +266,26 @@ mod tests {
     #[test]
     fn everything_else_is_nan() {
         for input in [
-            "x", "1x", "1,5", "1_000", "--1", "+-1", "+", "-", ".", "e1", "1e", "1e+", "1..2",
-            "1.2.3", "١", "５", "0x10n", "1n", "Infinityx", "+ 1",
+            "x",
+            "1x",
+            "1,5",
+            "1_000",
+            "--1",
+            "+-1",
+            "+",
+            "-",
+            ".",
+            "e1",
+            "1e",
+            "1e+",
+            "1..2",
+            "1.2.3",
+            "١",
+            "５",
+            "0x10n",
+            "1n",
+            "Infinityx",
+            "+ 1",
         ] {
             check(input, f64::NAN);
         }
@@ -301,7 +320,11 @@ mod tests {
             ("ten", 1),
             ("18.999999999999999999", 1),
         ] {
-            assert_eq!(amplify_exponent(message), n, "amplify exponent of {message:?}");
+            assert_eq!(
+                amplify_exponent(message),
+                n,
+                "amplify exponent of {message:?}"
+            );
         }
     }
 }

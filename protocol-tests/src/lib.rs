@@ -26,6 +26,7 @@ pub mod js_number;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -33,9 +34,9 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use sockjs_hyper::{Config, Connection, ResponseBody, SockJs};
 
 /// Options of the conformance server.
@@ -168,8 +169,22 @@ impl ConformanceApp {
 }
 
 /// Serve the conformance endpoints on `listener` until the future is dropped.
+///
+/// Every connection may speak HTTP/1.1 (websocket upgrades included) or HTTP/2 with prior
+/// knowledge (h2c), told apart by hyper-util's `auto` builder from the first bytes. Over
+/// HTTP/2 the websocket transport is served as RFC 8441 extended `CONNECT`.
 pub async fn serve(listener: tokio::net::TcpListener, opts: ServerOptions) -> std::io::Result<()> {
     let app = ConformanceApp::new(&opts).map_err(std::io::Error::other)?;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(opts.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .enable_connect_protocol();
+    let builder = Arc::new(builder);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -182,22 +197,48 @@ pub async fn serve(listener: tokio::net::TcpListener, opts: ServerOptions) -> st
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let header_read_timeout = opts.header_read_timeout;
+        let builder = Arc::clone(&builder);
+        let first_request_within = opts.header_read_timeout;
         tokio::spawn(async move {
+            let first_request = Arc::new(AtomicBool::new(false));
+            let seen = Arc::clone(&first_request);
             let service = service_fn(move |req| {
+                seen.store(true, Ordering::Relaxed);
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(app.handle(req, peer).await) }
             });
-            let conn = http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(header_read_timeout)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            if let Err(e) = conn.await {
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(e) = first_request_or_drop(conn, first_request_within, &first_request).await
+            {
                 tracing::debug!(error = %e, "connection error");
             }
         });
     }
+}
+
+/// Drive `conn`, but drop it if no request arrived within `limit`. hyper's
+/// `header_read_timeout` bounds an HTTP/1.1 request head only once hyper knows the connection
+/// is HTTP/1.1; before that, the `auto` builder waits for the first bytes (to tell the HTTP/2
+/// preface apart) for as long as the client likes. This bounds that wait, and the HTTP/2
+/// handshake, like an unfinished request head.
+async fn first_request_or_drop<F, E>(
+    conn: F,
+    limit: Duration,
+    first_request: &AtomicBool,
+) -> Result<(), E>
+where
+    F: std::future::Future<Output = Result<(), E>>,
+{
+    tokio::pin!(conn);
+    tokio::select! {
+        done = conn.as_mut() => return done,
+        () = tokio::time::sleep(limit) => {}
+    }
+    if !first_request.load(Ordering::Relaxed) {
+        tracing::debug!("no request within the header read timeout; connection dropped");
+        return Ok(());
+    }
+    conn.await
 }
 
 /// Start the server on `127.0.0.1:0` on a background thread with its own runtime; returns its
