@@ -6,9 +6,13 @@
 //! - [`multi_endpoints`]: `/echo`, `/broadcast`, `/whoami` and a Prometheus `/metrics`.
 //! - [`axum_router`]: the same endpoints nested in an axum `Router` beside axum's own routes.
 //! - [`chat`]: the chat demo (presence, messages, admin kick with a 4000-range code).
+//! - [`tls`]: HTTPS with rustls, HTTP/2 and HTTP/1.1 on one port.
 #![deny(missing_docs)]
 
 pub mod chat;
+pub mod tls;
+
+pub use tls::serve_tls;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -81,14 +85,7 @@ pub async fn serve_hyper(
             let service = service_fn(move |req: Request<Incoming>| {
                 let endpoints = Arc::clone(&endpoints);
                 let fallback = Arc::clone(&fallback);
-                async move {
-                    let path = req.uri().path();
-                    let resp = match endpoints.iter().find(|e| e.matches(path)) {
-                        Some(endpoint) => endpoint.with_peer_addr(peer).handle(req).await,
-                        None => fallback(req).await,
-                    };
-                    Ok::<_, Infallible>(resp)
-                }
+                async move { Ok::<_, Infallible>(route(&endpoints, &fallback, peer, req).await) }
             });
             let conn = http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
@@ -99,6 +96,20 @@ pub async fn serve_hyper(
                 tracing::debug!(error = %e, "connection error");
             }
         });
+    }
+}
+
+/// Answer one request: the first endpoint whose prefix matches, else `fallback`.
+pub async fn route(
+    endpoints: &[SockJs],
+    fallback: &Fallback,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<ResponseBody> {
+    let path = req.uri().path();
+    match endpoints.iter().find(|e| e.matches(path)) {
+        Some(endpoint) => endpoint.with_peer_addr(peer).handle(req).await,
+        None => fallback(req).await,
     }
 }
 

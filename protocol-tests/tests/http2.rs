@@ -6,190 +6,19 @@
 //! The server answers HTTP/2 on the same port as HTTP/1.1 (the conformance server's `auto`
 //! connection builder). hyper's client refuses a response carrying a header that is illegal in
 //! HTTP/2 (`Connection`, `Transfer-Encoding`, ...), so every answer read here also shows that
-//! none was sent. Reads are bounded by [`TIMEOUT`]; nothing is timed.
+//! none was sent. Reads are bounded (`common::TIMEOUT`); nothing is timed.
 mod common;
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use common::{session, session_id, xhr_streaming_prelude, TIMEOUT};
-use futures::{SinkExt, StreamExt};
-use http::{Method, Request, Response, StatusCode, Version};
+use bytes::Bytes;
+use common::h2::{open_xhr_streaming, ws_next, ws_over_h2, Stream, H2};
+use common::{session, session_id, xhr_streaming_prelude};
+use futures::SinkExt;
+use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::client::conn::http2::SendRequest;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
-
-/// One HTTP/2 connection to a server.
-#[derive(Clone)]
-struct H2 {
-    host: String,
-    send: SendRequest<Full<Bytes>>,
-}
-
-impl H2 {
-    /// Connect to `host` (`host:port`) with the HTTP/2 preface at once (prior knowledge).
-    async fn connect(host: &str) -> H2 {
-        let tcp = tokio::time::timeout(TIMEOUT, tokio::net::TcpStream::connect(host))
-            .await
-            .expect("connect timed out")
-            .expect("connect");
-        let (send, conn) =
-            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
-                .await
-                .expect("HTTP/2 handshake");
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        H2 {
-            host: host.to_string(),
-            send,
-        }
-    }
-
-    /// To the conformance server under test (`SOCKJS_URL` or the in-process one).
-    async fn to_server() -> H2 {
-        H2::connect(common::host()).await
-    }
-
-    async fn request(&self, method: Method, path: &str, body: &str) -> Response<Incoming> {
-        let uri = format!("http://{}{}", self.host, common::full_path(path));
-        let req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(Full::new(Bytes::copy_from_slice(body.as_bytes())))
-            .expect("request");
-        self.send_request(req).await
-    }
-
-    async fn send_request(&self, req: Request<Full<Bytes>>) -> Response<Incoming> {
-        let mut send = self.send.clone();
-        let what = format!("{} {}", req.method(), req.uri());
-        let resp = tokio::time::timeout(TIMEOUT, async move {
-            send.ready().await?;
-            send.send_request(req).await
-        })
-        .await
-        .unwrap_or_else(|_| panic!("{what}: no response head in time"))
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert_eq!(resp.version(), Version::HTTP_2, "{what}");
-        resp
-    }
-
-    /// A complete response: status, content type and body.
-    async fn fetch(&self, method: Method, path: &str, body: &str) -> (StatusCode, String, String) {
-        let resp = self.request(method, path, body).await;
-        let status = resp.status();
-        let content_type = resp
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let body = tokio::time::timeout(TIMEOUT, resp.into_body().collect())
-            .await
-            .unwrap_or_else(|_| panic!("{path}: body not complete in time"))
-            .unwrap_or_else(|e| panic!("{path}: {e}"))
-            .to_bytes();
-        (
-            status,
-            content_type,
-            String::from_utf8_lossy(&body).into_owned(),
-        )
-    }
-
-    /// `xhr_send` of `messages` to `url` (a session URL); asserts the 204.
-    async fn xhr_send(&self, url: &str, messages: &[&str]) {
-        let body = serde_json::to_string(messages).expect("json");
-        let (status, _, text) = self
-            .fetch(Method::POST, &format!("{url}/xhr_send"), &body)
-            .await;
-        assert_eq!(status, StatusCode::NO_CONTENT, "xhr_send to {url}: {text}");
-    }
-}
-
-/// A response body read as a byte stream, split into the transport's frames.
-struct Stream {
-    body: Incoming,
-    buf: BytesMut,
-    ended: bool,
-}
-
-impl Stream {
-    fn new(resp: Response<Incoming>) -> Stream {
-        Stream {
-            body: resp.into_body(),
-            buf: BytesMut::new(),
-            ended: false,
-        }
-    }
-
-    /// Read until `buf` holds `delimiter`; `None` once the stream ended before that.
-    async fn until(&mut self, delimiter: &[u8]) -> Option<String> {
-        loop {
-            if let Some(at) = self
-                .buf
-                .windows(delimiter.len())
-                .position(|w| w == delimiter)
-            {
-                let item = self.buf.split_to(at + delimiter.len());
-                return Some(String::from_utf8_lossy(&item).into_owned());
-            }
-            if self.ended {
-                return None;
-            }
-            let frame = tokio::time::timeout(TIMEOUT, self.body.frame())
-                .await
-                .expect("no data within the bound");
-            match frame {
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        self.buf.extend_from_slice(&data);
-                    }
-                }
-                Some(Err(e)) => panic!("stream failed: {e}"),
-                None => self.ended = true,
-            }
-        }
-    }
-
-    /// The next `\n`-terminated frame of `xhr_streaming`.
-    async fn line(&mut self) -> String {
-        self.until(b"\n").await.expect("the stream ended early")
-    }
-
-    /// The next eventsource event (`data: ...\r\n\r\n`).
-    async fn event(&mut self) -> String {
-        self.until(b"\r\n\r\n")
-            .await
-            .expect("the stream ended early")
-    }
-
-    /// Whether the stream ends (END_STREAM) with nothing more in it.
-    async fn ends(&mut self) -> bool {
-        self.until(b"\n").await.is_none() && self.buf.is_empty()
-    }
-}
-
-/// Open `xhr_streaming` on `url` and read its prelude and first frame.
-async fn open_xhr_streaming(h2: &H2, url: &str) -> (Stream, String) {
-    let resp = h2
-        .request(Method::POST, &format!("{url}/xhr_streaming"), "")
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK, "{url}/xhr_streaming");
-    assert_eq!(
-        resp.headers()["content-type"],
-        "application/javascript; charset=UTF-8"
-    );
-    let mut stream = Stream::new(resp);
-    assert_eq!(stream.line().await, xhr_streaming_prelude(), "prelude");
-    let first = stream.line().await;
-    (stream, first)
-}
 
 #[tokio::test]
 async fn greeting_info_and_iframe_over_h2() {
@@ -356,11 +185,7 @@ async fn jsonp_over_h2() {
     assert_eq!(body, "/**/cb(\"o\");\r\n");
     let req = Request::builder()
         .method(Method::POST)
-        .uri(format!(
-            "http://{}{}",
-            h2.host,
-            common::full_path(&format!("{url}/jsonp_send"))
-        ))
+        .uri(h2.uri(&format!("{url}/jsonp_send")))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Full::new(Bytes::from_static(b"d=%5B%22jp%22%5D")))
         .expect("request");
@@ -452,36 +277,6 @@ async fn close_endpoint_over_h2() {
     assert!(stream.ends().await);
 }
 
-/// An RFC 8441 websocket: `CONNECT` with `:protocol websocket` on `path`.
-async fn ws_over_h2(h2: &H2, path: &str) -> WebSocketStream<TokioIo<hyper::upgrade::Upgraded>> {
-    // A first answer means the server's SETTINGS (with ENABLE_CONNECT_PROTOCOL) are known.
-    let _ = h2.fetch(Method::GET, "/echo", "").await;
-    let mut req = Request::builder()
-        .method(Method::CONNECT)
-        .uri(format!("http://{}{}", h2.host, common::full_path(path)))
-        .header("sec-websocket-version", "13")
-        .body(Full::new(Bytes::new()))
-        .expect("request");
-    req.extensions_mut()
-        .insert(hyper::ext::Protocol::from_static("websocket"));
-    let resp = h2.send_request(req).await;
-    assert_eq!(resp.status(), StatusCode::OK, "extended CONNECT on {path}");
-    assert!(resp.headers().get("sec-websocket-accept").is_none());
-    let upgraded = tokio::time::timeout(TIMEOUT, hyper::upgrade::on(resp))
-        .await
-        .expect("upgrade in time")
-        .expect("the stream is handed over");
-    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Client, None).await
-}
-
-async fn ws_next(ws: &mut WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>) -> Message {
-    tokio::time::timeout(TIMEOUT, ws.next())
-        .await
-        .expect("a websocket message in time")
-        .expect("the websocket is open")
-        .expect("a websocket message")
-}
-
 #[tokio::test]
 async fn websocket_over_h2_extended_connect() {
     let h2 = H2::to_server().await;
@@ -521,7 +316,7 @@ async fn extended_connect_refuses_other_protocols_and_versions() {
     let connect = |protocol: &'static str, version: &'static str| {
         let mut req = Request::builder()
             .method(Method::CONNECT)
-            .uri(format!("http://{}{}", h2.host, common::full_path(&path)))
+            .uri(h2.uri(&path))
             .header("sec-websocket-version", version)
             .body(Full::new(Bytes::new()))
             .expect("request");
@@ -556,7 +351,7 @@ async fn heartbeats_reach_idle_streams_over_h2() {
     let h2 = H2::connect(heartbeat_server()).await;
     let id = session_id();
     let url = format!("/echo/000/{id}");
-    let uri = |t: &str| format!("http://{}{url}/{t}", h2.host);
+    let uri = |t: &str| h2.uri(&format!("{url}/{t}"));
     let resp = h2
         .send_request(
             Request::post(uri("xhr_streaming"))
@@ -578,13 +373,9 @@ async fn heartbeats_reach_idle_streams_over_h2() {
 
     let es = h2
         .send_request(
-            Request::get(format!(
-                "http://{}/echo/000/{}/eventsource",
-                h2.host,
-                session_id()
-            ))
-            .body(Full::new(Bytes::new()))
-            .expect("request"),
+            Request::get(h2.uri(&format!("/echo/000/{}/eventsource", session_id())))
+                .body(Full::new(Bytes::new()))
+                .expect("request"),
         )
         .await;
     let mut es = Stream::new(es);
@@ -597,7 +388,7 @@ async fn heartbeats_reach_idle_streams_over_h2() {
     );
 
     // An idle poll is answered with a heartbeat.
-    let poll_url = format!("http://{}/echo/000/{}/xhr", h2.host, session_id());
+    let poll_url = h2.uri(&format!("/echo/000/{}/xhr", session_id()));
     let poll = |uri: String| {
         Request::post(uri)
             .body(Full::new(Bytes::new()))
