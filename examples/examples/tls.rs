@@ -26,44 +26,8 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use sockjs_examples::tls::{self, Identity};
-use sockjs_examples::{echo, init_tracing, respond, serve_tls, Fallback};
+use sockjs_examples::{echo, echo_page, init_tracing, respond, serve_tls, Fallback};
 use sockjs_hyper::{Config, SockJs};
-
-fn page(client_url: &str) -> String {
-    format!(
-        r#"<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>sockjs-rs over TLS</title>
-<script src="{client_url}"></script></head>
-<body>
-<h1>sockjs-rs echo over HTTPS</h1>
-<form id="f"><input id="m" autocomplete="off" placeholder="message"> <button>send</button></form>
-<pre id="log"></pre>
-<script>
-  // ?transport=xhr-streaming (or xhr-polling, eventsource, websocket, ...) forces one.
-  const forced = new URLSearchParams(location.search).get('transport');
-  const demo = window.demo = {{ transport: null, received: [], closed: null }};
-  const log = (line) => document.getElementById('log').textContent += line + '\n';
-  // The HTTP version of every finished request of this page to this server (h2 or http/1.1).
-  demo.versions = () => performance.getEntriesByType('resource')
-    .filter((e) => e.name.startsWith(location.origin))
-    .map((e) => ({{ path: new URL(e.name).pathname, protocol: e.nextHopProtocol }}));
-  const sock = new SockJS('/echo', null, forced ? {{ transports: [forced] }} : {{}});
-  sock.onopen = () => {{
-    demo.transport = sock.transport;
-    log('open (' + sock.transport + '); requests: ' +
-      demo.versions().map((v) => v.path.split('/').pop() + ' ' + v.protocol).join(', '));
-  }};
-  sock.onmessage = (e) => {{ demo.received.push(e.data); log('< ' + e.data); }};
-  sock.onclose = (e) => {{ demo.closed = e.code; log('close ' + e.code + ' ' + e.reason); }};
-  document.getElementById('f').onsubmit = (e) => {{
-    e.preventDefault();
-    const m = document.getElementById('m');
-    sock.send(m.value); log('> ' + m.value); m.value = '';
-  }};
-</script>
-</body></html>"#
-    )
-}
 
 fn identity(listen: SocketAddr) -> Result<Identity, Box<dyn std::error::Error>> {
     let cert = std::env::var_os("TLS_CERT").map(PathBuf::from);
@@ -98,7 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(secs) = std::env::var("HEARTBEAT_SECS") {
         config.heartbeat_interval = Duration::from_secs_f64(secs.parse()?);
     }
-    let index = page(&config.sockjs_url);
+    let index = echo_page("sockjs-rs echo over HTTPS", &config.sockjs_url);
     let tls_config = tls::server_config(identity(listen)?)?;
 
     let echo = SockJs::new("/echo", config, echo)?;

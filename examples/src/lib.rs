@@ -113,6 +113,46 @@ pub async fn route(
     }
 }
 
+/// The demo page of the echo examples: a form sending to `/echo` and a log of what comes
+/// back, with the transport sockjs-client chose and the HTTP version (`h2`, `http/1.1`) of
+/// each finished request to this server. `/?transport=NAME` forces a transport.
+/// `window.demo` records the transport, the messages received and the close code.
+pub fn echo_page(title: &str, client_url: &str) -> String {
+    format!(
+        r#"<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<script src="{client_url}"></script></head>
+<body>
+<h1>{title}</h1>
+<form id="f"><input id="m" autocomplete="off" placeholder="message"> <button>send</button></form>
+<pre id="log"></pre>
+<script>
+  // ?transport=xhr-streaming (or xhr-polling, eventsource, websocket, ...) forces one.
+  const forced = new URLSearchParams(location.search).get('transport');
+  const demo = window.demo = {{ transport: null, received: [], closed: null }};
+  const log = (line) => document.getElementById('log').textContent += line + '\n';
+  // The HTTP version of every finished request of this page to this server (h2 or http/1.1).
+  demo.versions = () => performance.getEntriesByType('resource')
+    .filter((e) => e.name.startsWith(location.origin))
+    .map((e) => ({{ path: new URL(e.name).pathname, protocol: e.nextHopProtocol }}));
+  const sock = new SockJS('/echo', null, forced ? {{ transports: [forced] }} : {{}});
+  sock.onopen = () => {{
+    demo.transport = sock.transport;
+    log('open (' + sock.transport + '); requests: ' +
+      demo.versions().map((v) => v.path.split('/').pop() + ' ' + v.protocol).join(', '));
+  }};
+  sock.onmessage = (e) => {{ demo.received.push(e.data); log('< ' + e.data); }};
+  sock.onclose = (e) => {{ demo.closed = e.code; log('close ' + e.code + ' ' + e.reason); }};
+  document.getElementById('f').onsubmit = (e) => {{
+    e.preventDefault();
+    const m = document.getElementById('m');
+    sock.send(m.value); log('> ' + m.value); m.value = '';
+  }};
+</script>
+</body></html>"#
+    )
+}
+
 /// Echo every message back.
 pub async fn echo(mut conn: Connection) {
     while let Some(message) = conn.recv().await {

@@ -105,6 +105,29 @@ async fn tls_connect(alpn: &[&[u8]]) -> TlsStream<tokio::net::TcpStream> {
     .expect("TLS handshake")
 }
 
+/// The next `xhr_streaming` frame that is not a heartbeat (they come every 300 ms here).
+async fn data_line(stream: &mut Stream) -> String {
+    loop {
+        let line = stream.line().await;
+        if line != "h\n" {
+            return line;
+        }
+    }
+}
+
+/// The next websocket message that is not a heartbeat frame.
+async fn ws_data<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> Message
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        let message = ws_next(ws).await;
+        if message != Message::text("h") {
+            return message;
+        }
+    }
+}
+
 /// HTTP/2 over TLS (ALPN `h2`).
 async fn h2_over_tls() -> H2 {
     let tls = tls_connect(&[b"h2", b"http/1.1"]).await;
@@ -129,14 +152,7 @@ async fn every_http_transport_over_h2_on_one_tls_connection() {
     let mut frames = 0;
     loop {
         h2.xhr_send(&url, &[&message]).await;
-        // Heartbeats (every 300 ms) may come between the messages.
-        let frame = loop {
-            let line = stream.line().await;
-            if line != "h\n" {
-                break line;
-            }
-        };
-        assert_eq!(frame, format!("a[\"{message}\"]\n"));
+        assert_eq!(data_line(&mut stream).await, format!("a[\"{message}\"]\n"));
         frames += 1;
         if frames == 31 {
             break;
@@ -209,13 +225,11 @@ async fn many_sessions_on_one_tls_connection() {
     )
     .await;
     for (i, (_, stream)) in opened.iter_mut().enumerate() {
-        let frame = loop {
-            let line = stream.line().await;
-            if line != "h\n" {
-                break line;
-            }
-        };
-        assert_eq!(frame, format!("a[\"to {i}\"]\n"), "session {i}");
+        assert_eq!(
+            data_line(stream).await,
+            format!("a[\"to {i}\"]\n"),
+            "session {i}"
+        );
     }
 }
 
@@ -225,13 +239,7 @@ async fn websocket_over_h2_and_tls() {
     let mut ws = ws_over_h2(&h2, &format!("{}/websocket", session("/echo"))).await;
     assert_eq!(ws_next(&mut ws).await, Message::text("o"));
     ws.send(Message::text("[\"secure\"]")).await.expect("send");
-    loop {
-        let message = ws_next(&mut ws).await;
-        if message != Message::text("h") {
-            assert_eq!(message, Message::text("a[\"secure\"]"));
-            break;
-        }
-    }
+    assert_eq!(ws_data(&mut ws).await, Message::text("a[\"secure\"]"));
 }
 
 #[tokio::test]
@@ -248,13 +256,7 @@ async fn websocket_over_http11_on_the_same_port() {
     assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
     assert_eq!(ws_next(&mut ws).await, Message::text("o"));
     ws.send(Message::text("\"upgraded\"")).await.expect("send");
-    loop {
-        let message = ws_next(&mut ws).await;
-        if message != Message::text("h") {
-            assert_eq!(message, Message::text("a[\"upgraded\"]"));
-            break;
-        }
-    }
+    assert_eq!(ws_data(&mut ws).await, Message::text("a[\"upgraded\"]"));
 }
 
 #[tokio::test]

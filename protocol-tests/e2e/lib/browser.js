@@ -166,6 +166,23 @@ function startStaticServer(routes, { tls } = {}) {
   });
 }
 
+/**
+ * The routes of the test harness page for startStaticServer: the page
+ * (also at `/`), pages/harness.js and the sockjs-client bundle.
+ */
+function harnessRoutes() {
+  const pages = path.join(__dirname, '..', 'pages');
+  const html = { type: 'text/html; charset=utf-8', file: path.join(pages, 'index.html') };
+  const js = 'application/javascript; charset=utf-8';
+  return {
+    '/': html,
+    '/index.html': html,
+    '/harness.js': { type: js, file: path.join(pages, 'harness.js') },
+    '/sockjs.min.js': { type: js, file: sockjsBundlePath() },
+    '/favicon.ico': { type: 'image/x-icon', body: '' },
+  };
+}
+
 // Strings cross the DevTools protocol as UTF-8 JSON, where a lone surrogate
 // would silently become U+FFFD. Both directions therefore carry JSON text that
 // is pure ASCII (every other code unit as \uXXXX), decoded on the other side.
@@ -275,6 +292,7 @@ class PageClient {
 module.exports = {
   launchBrowser,
   startStaticServer,
+  harnessRoutes,
   sockjsBundlePath,
   chromiumPath,
   encodeAscii,

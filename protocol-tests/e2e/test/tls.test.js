@@ -30,7 +30,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const { startProcess, freePort, REPO_ROOT } = require('../lib/process');
-const { launchBrowser, startStaticServer, sockjsBundlePath, PageClient } = require('../lib/browser');
+const { launchBrowser, startStaticServer, harnessRoutes, PageClient } = require('../lib/browser');
 const { echoBatch, assertBatch } = require('../lib/messages');
 
 const TRANSPORTS = Object.freeze(['xhr-streaming', 'xhr-polling', 'eventsource', 'websocket']);
@@ -69,15 +69,7 @@ describe('sockjs-client in Chromium over HTTPS (HTTP/2)', () => {
   before(async () => {
     certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockjs-e2e-tls-'));
     const { cert, key } = makeCertificate(certDir);
-    statics = await startStaticServer({
-      '/index.html': { type: 'text/html; charset=utf-8', file: path.join(__dirname, '..', 'pages', 'index.html') },
-      '/harness.js': {
-        type: 'application/javascript; charset=utf-8',
-        file: path.join(__dirname, '..', 'pages', 'harness.js'),
-      },
-      '/sockjs.min.js': { type: 'application/javascript; charset=utf-8', file: sockjsBundlePath() },
-      '/favicon.ico': { type: 'image/x-icon', body: '' },
-    }, { tls: { cert, key } });
+    statics = await startStaticServer(harnessRoutes(), { tls: { cert, key } });
     const port = await freePort();
     server = await startProcess({
       name: 'tls-server',
