@@ -14,10 +14,11 @@
 #   6. RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps
 #   7. fuzz smoke: scripts/fuzz-smoke.sh (cargo-fuzz, installed if missing)
 #   8. end-to-end: npm ci and node --test in protocol-tests/e2e, against the
-#      sockjs-conformance-server and the chat example built in step 4: the real
-#      sockjs-client in Node, in headless Chromium (Debian's chromium, driven by
-#      playwright-core) and behind a real nginx started on loopback by the tests
-#      (chromium and nginx are installed first when missing)
+#      sockjs-conformance-server and the chat and tls examples built in step 4:
+#      the real sockjs-client in Node, in headless Chromium (Debian's chromium,
+#      driven by playwright-core; over HTTPS and HTTP/2 too, with a certificate
+#      the test makes with openssl) and behind a real nginx started on loopback
+#      by the tests (chromium, nginx and openssl are installed first when missing)
 #
 # Reaches only crates.io, the npm registry and Debian's packages.
 set -euo pipefail
@@ -149,8 +150,14 @@ cargo build --workspace --example chat
 CHAT_BIN="$TARGET_DIR/debug/examples/chat"
 [ -x "$CHAT_BIN" ] || die "the chat example was not built: $CHAT_BIN is missing"
 
-step "browser and proxy for the e2e tests: Debian's chromium and nginx (installed if missing)"
-ensure_apt_packages chromium nginx
+# The HTTPS + HTTP/2 example for the TLS browser test (a no-op after step 4 too).
+step "cargo build --workspace --example tls (the HTTPS server of the TLS browser test)"
+cargo build --workspace --example tls
+TLS_BIN="$TARGET_DIR/debug/examples/tls"
+[ -x "$TLS_BIN" ] || die "the tls example was not built: $TLS_BIN is missing"
+
+step "browser, proxy and certificate tool for the e2e tests: Debian's chromium, nginx, openssl (installed if missing)"
+ensure_apt_packages chromium nginx openssl
 
 step "npm ci (protocol-tests/e2e)"
 (cd protocol-tests/e2e && npm ci --no-audit --no-fund)
@@ -162,7 +169,7 @@ E2E_START=$SECONDS
 (cd protocol-tests/e2e &&
   env -u SOCKJS_URL -u SOCKJS_HEARTBEAT_SECS -u SOCKJS_E2E_PROFILE -u SOCKJS_E2E_TRANSPORTS \
     -u SOCKJS_E2E_BROWSER_TRANSPORTS \
-    SOCKJS_SERVER_BIN="$SERVER_BIN" SOCKJS_CHAT_BIN="$CHAT_BIN" node --test)
+    SOCKJS_SERVER_BIN="$SERVER_BIN" SOCKJS_CHAT_BIN="$CHAT_BIN" SOCKJS_TLS_BIN="$TLS_BIN" node --test)
 echo "e2e step took $((SECONDS - E2E_START))s"
 
 CURRENT_STEP="(done)"

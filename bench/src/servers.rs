@@ -19,7 +19,7 @@ use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use sockjs_hyper::{Config, Connection, ConnectionSender, SockJs};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -108,9 +108,31 @@ fn empty(status: StatusCode) -> Response<UnsyncBoxBody<Bytes, Infallible>> {
     r
 }
 
+/// Which HTTP versions a server speaks on its port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocols {
+    /// hyper's HTTP/1.1 connection (with upgrades), as the benchmark's reference figures.
+    Http1,
+    /// hyper-util's `auto` builder: HTTP/1.1 (with upgrades) or HTTP/2 with prior knowledge,
+    /// told apart by the first bytes, as a server offering both would run.
+    Auto,
+}
+
 /// Accept connections on `listener` forever, serving each with `handle` (HTTP/1.1 with
-/// upgrades).
+/// upgrades, or what `protocols` says).
 async fn accept_loop<H, F>(listener: TcpListener, handle: H) -> std::io::Result<()>
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<UnsyncBoxBody<Bytes, Infallible>>> + Send + 'static,
+{
+    accept_loop_with(listener, handle, Protocols::Http1).await
+}
+
+async fn accept_loop_with<H, F>(
+    listener: TcpListener,
+    handle: H,
+    protocols: Protocols,
+) -> std::io::Result<()>
 where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<UnsyncBoxBody<Bytes, Infallible>>> + Send + 'static,
@@ -132,10 +154,19 @@ where
                 let response = handle(req);
                 async move { Ok::<_, Infallible>(response.await) }
             });
-            let conn = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            if let Err(e) = conn.await {
+            let served: Result<(), Box<dyn std::error::Error + Send + Sync>> = match protocols {
+                Protocols::Http1 => http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await
+                    .map_err(Into::into),
+                Protocols::Auto => {
+                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .await
+                }
+            };
+            if let Err(e) = served {
                 tracing::debug!(error = %e, "connection error");
             }
         });
@@ -144,17 +175,26 @@ where
 
 /// Serve the sockjs-rs benchmark endpoints on `listener`.
 pub async fn serve_sockjs(listener: TcpListener) -> std::io::Result<()> {
+    serve_sockjs_with(listener, Protocols::Http1).await
+}
+
+/// Serve the sockjs-rs benchmark endpoints on `listener`, speaking `protocols`.
+pub async fn serve_sockjs_with(listener: TcpListener, protocols: Protocols) -> std::io::Result<()> {
     let app = SockJsApp::new().map_err(std::io::Error::other)?;
-    accept_loop(listener, move |req| {
-        let app = app.clone();
-        // Boxed, as `SockJs`'s own `Service::call` does: hyper keeps a slot the size of the
-        // request future in every connection for the connection's whole life (an idle
-        // `xhr_streaming` session's included), so a large future stored inline costs kilobytes
-        // per connection, a boxed one a pointer while no request is being answered.
-        let response: Pin<Box<dyn Future<Output = _> + Send>> =
-            Box::pin(async move { app.handle(req).await });
-        response
-    })
+    accept_loop_with(
+        listener,
+        move |req| {
+            let app = app.clone();
+            // Boxed, as `SockJs`'s own `Service::call` does: hyper keeps a slot the size of the
+            // request future in every connection for the connection's whole life (an idle
+            // `xhr_streaming` session's included), so a large future stored inline costs kilobytes
+            // per connection, a boxed one a pointer while no request is being answered.
+            let response: Pin<Box<dyn Future<Output = _> + Send>> =
+                Box::pin(async move { app.handle(req).await });
+            response
+        },
+        protocols,
+    )
     .await
 }
 

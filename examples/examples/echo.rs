@@ -17,31 +17,6 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use sockjs_hyper::{Config, ResponseBody, SockJs};
 
-fn page(client_url: &str) -> String {
-    format!(
-        r#"<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>sockjs-rs echo</title>
-<script src="{client_url}"></script></head>
-<body>
-<h1>sockjs-rs echo</h1>
-<form id="f"><input id="m" autocomplete="off" placeholder="message"> <button>send</button></form>
-<pre id="log"></pre>
-<script>
-  const log = (line) => document.getElementById('log').textContent += line + '\n';
-  const sock = new SockJS('/echo');
-  sock.onopen = () => log('open (' + sock.transport + ')');
-  sock.onmessage = (e) => log('< ' + e.data);
-  sock.onclose = (e) => log('close ' + e.code + ' ' + e.reason);
-  document.getElementById('f').onsubmit = (e) => {{
-    e.preventDefault();
-    const m = document.getElementById('m');
-    sock.send(m.value); log('> ' + m.value); m.value = '';
-  }};
-</script>
-</body></html>"#
-    )
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
@@ -57,7 +32,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(url) = std::env::var("SOCKJS_CLIENT_URL") {
         config.sockjs_url = url;
     }
-    let index = Bytes::from(page(&config.sockjs_url));
+    let index = Bytes::from(sockjs_examples::echo_page(
+        "sockjs-rs echo",
+        &config.sockjs_url,
+    ));
 
     // The SockJS endpoint: a plain async closure per session.
     let echo = SockJs::new("/echo", config, |mut conn| async move {

@@ -8,10 +8,14 @@
 //! - [`chat`]: the chat demo (presence, messages, admin kick with a 4000-range code).
 //! - [`production`]: the production example's settings and server loop (origin rules, limits,
 //!   graceful shutdown), with what they do and do not cover.
+//! - [`tls`]: HTTPS with rustls, HTTP/2 and HTTP/1.1 on one port.
 #![deny(missing_docs)]
 
 pub mod chat;
 pub mod production;
+pub mod tls;
+
+pub use tls::serve_tls;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -84,14 +88,7 @@ pub async fn serve_hyper(
             let service = service_fn(move |req: Request<Incoming>| {
                 let endpoints = Arc::clone(&endpoints);
                 let fallback = Arc::clone(&fallback);
-                async move {
-                    let path = req.uri().path();
-                    let resp = match endpoints.iter().find(|e| e.matches(path)) {
-                        Some(endpoint) => endpoint.with_peer_addr(peer).handle(req).await,
-                        None => fallback(req).await,
-                    };
-                    Ok::<_, Infallible>(resp)
-                }
+                async move { Ok::<_, Infallible>(route(&endpoints, &fallback, peer, req).await) }
             });
             let conn = http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
@@ -103,6 +100,60 @@ pub async fn serve_hyper(
             }
         });
     }
+}
+
+/// Answer one request: the first endpoint whose prefix matches, else `fallback`.
+pub async fn route(
+    endpoints: &[SockJs],
+    fallback: &Fallback,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<ResponseBody> {
+    let path = req.uri().path();
+    match endpoints.iter().find(|e| e.matches(path)) {
+        Some(endpoint) => endpoint.with_peer_addr(peer).handle(req).await,
+        None => fallback(req).await,
+    }
+}
+
+/// The demo page of the echo examples: a form sending to `/echo` and a log of what comes
+/// back, with the transport sockjs-client chose and the HTTP version (`h2`, `http/1.1`) of
+/// each finished request to this server. `/?transport=NAME` forces a transport.
+/// `window.demo` records the transport, the messages received and the close code.
+pub fn echo_page(title: &str, client_url: &str) -> String {
+    format!(
+        r#"<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<script src="{client_url}"></script></head>
+<body>
+<h1>{title}</h1>
+<form id="f"><input id="m" autocomplete="off" placeholder="message"> <button>send</button></form>
+<pre id="log"></pre>
+<script>
+  // ?transport=xhr-streaming (or xhr-polling, eventsource, websocket, ...) forces one.
+  const forced = new URLSearchParams(location.search).get('transport');
+  const demo = window.demo = {{ transport: null, received: [], closed: null }};
+  const log = (line) => document.getElementById('log').textContent += line + '\n';
+  // The HTTP version of every finished request of this page to this server (h2 or http/1.1).
+  demo.versions = () => performance.getEntriesByType('resource')
+    .filter((e) => e.name.startsWith(location.origin))
+    .map((e) => ({{ path: new URL(e.name).pathname, protocol: e.nextHopProtocol }}));
+  const sock = new SockJS('/echo', null, forced ? {{ transports: [forced] }} : {{}});
+  sock.onopen = () => {{
+    demo.transport = sock.transport;
+    log('open (' + sock.transport + '); requests: ' +
+      demo.versions().map((v) => v.path.split('/').pop() + ' ' + v.protocol).join(', '));
+  }};
+  sock.onmessage = (e) => {{ demo.received.push(e.data); log('< ' + e.data); }};
+  sock.onclose = (e) => {{ demo.closed = e.code; log('close ' + e.code + ' ' + e.reason); }};
+  document.getElementById('f').onsubmit = (e) => {{
+    e.preventDefault();
+    const m = document.getElementById('m');
+    sock.send(m.value); log('> ' + m.value); m.value = '';
+  }};
+</script>
+</body></html>"#
+    )
 }
 
 /// Echo every message back.

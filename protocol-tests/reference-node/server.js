@@ -37,9 +37,9 @@ const broadcastMembers = new Set();
 
 const endpoints = [
   endpoint('/echo', { response_limit: 4096 }, echo),
-  endpoint('/disabled_websocket_echo', { response_limit: 4096, websocket: false }, echo),
-  endpoint('/cookie_needed_echo', { response_limit: 4096, jsessionid: true }, echo),
-  endpoint('/close', { response_limit: 4096 }, (conn) => conn.close(3000, 'Go away!')),
+  endpoint('/disabled_websocket_echo', { websocket: false }, echo),
+  endpoint('/cookie_needed_echo', { jsessionid: true }, echo),
+  endpoint('/close', {}, (conn) => conn.close(3000, 'Go away!')),
   endpoint('/ticker', {}, (conn) => {
     const timer = setInterval(() => conn.write('tick!'), 1000);
     conn.on('close', () => clearInterval(timer));
@@ -55,13 +55,10 @@ const endpoints = [
   }),
   endpoint('/amplify', {}, (conn) => {
     conn.on('data', (message) => {
-      let n = Number.parseInt(message, 10);
-      if (!Number.isFinite(n) || n < 1) {
-        n = 1;
-      }
-      if (n > 19) {
-        n = 19;
-      }
+      // The exponent as sockjs-node's own test server reads it: JavaScript's number
+      // conversion, rounded down, and 1 unless that lands in 1..18.
+      const floored = Math.floor(Number(message));
+      const n = floored >= 1 && floored <= 18 ? floored : 1;
       conn.write('x'.repeat(2 ** n));
     });
   }),

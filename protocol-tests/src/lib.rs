@@ -9,9 +9,13 @@
 //! | `/disabled_websocket_echo`  | echo with websockets off                                 |
 //! | `/cookie_needed_echo`       | echo with JSESSIONID cookies                             |
 //! | `/close`                    | closes every new session with `3000 "Go away!"`          |
-//! | `/ticker`                   | a `tick` message every second                            |
-//! | `/broadcast`                | every message to every open session                      |
-//! | `/amplify`                  | message `n` answers `2^n` `x` characters (n in 1..=19)   |
+//! | `/ticker`                   | `tick!` one second after open, then every second         |
+//! | `/broadcast`                | every message to every open session, the sender's too    |
+//! | `/amplify`                  | message `m` answers `2^n` `x` characters, see below      |
+//!
+//! The endpoints answer as sockjs-node's test server does, since sockjs-client's own tests
+//! are written against it. `/amplify` reads `n` as JavaScript's `Math.floor(Number(m))`
+//! ([`js_number`]) and uses 1 when `n` is outside 1..=18 (so `19` answers `xx`).
 //!
 //! [`spawn_background`] starts it in-process on a loopback port; the black-box tests in
 //! `tests/` talk to it over TCP exactly as an external client would (or to any server given
@@ -19,8 +23,11 @@
 //! applications) the same way.
 #![deny(missing_docs)]
 
+pub mod js_number;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -28,9 +35,9 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use sockjs_hyper::{Config, Connection, ResponseBody, SockJs};
 
 /// Options of the conformance server.
@@ -73,20 +80,25 @@ async fn close(conn: Connection) {
     conn.close(3000, "Go away!");
 }
 
+/// `tick!` a second after the session opens and every second after that, until it closes;
+/// the client's messages are read and ignored. A late tick is not made up for with a burst
+/// (as a JavaScript interval timer does not).
 async fn ticker(mut conn: Connection) {
-    let mut interval = tokio::time::interval(Duration::from_secs(1));
-    interval.tick().await;
+    let period = Duration::from_secs(1);
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             message = conn.recv() => if message.is_none() { break },
-            _ = interval.tick() => if conn.send("tick").await.is_err() { break },
+            _ = interval.tick() => if conn.send("tick!").await.is_err() { break },
         }
     }
 }
 
+/// `2^n` `x` characters for each message, `n` as sockjs-node's test server computes it.
 async fn amplify(mut conn: Connection) {
     while let Some(message) = conn.recv().await {
-        let n: u32 = message.trim().parse().unwrap_or(1).clamp(1, 19);
+        let n = js_number::amplify_exponent(&message);
         if conn.send("x".repeat(1 << n)).await.is_err() {
             break;
         }
@@ -165,6 +177,10 @@ impl ConformanceApp {
 }
 
 /// Serve the conformance endpoints on `listener` until the future is dropped.
+///
+/// Every connection may speak HTTP/1.1 (websocket upgrades included) or HTTP/2 with prior
+/// knowledge (h2c), told apart by hyper-util's `auto` builder from the first bytes. Over
+/// HTTP/2 the websocket transport is served as RFC 8441 extended `CONNECT`.
 pub async fn serve(listener: tokio::net::TcpListener, opts: ServerOptions) -> std::io::Result<()> {
     let app = ConformanceApp::new(&opts).map_err(std::io::Error::other)?;
     serve_app(listener, app, opts).await
@@ -176,6 +192,16 @@ pub async fn serve_app(
     app: ConformanceApp,
     opts: ServerOptions,
 ) -> std::io::Result<()> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(opts.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .enable_connect_protocol();
+    let builder = Arc::new(builder);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -188,22 +214,48 @@ pub async fn serve_app(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let header_read_timeout = opts.header_read_timeout;
+        let builder = Arc::clone(&builder);
+        let first_request_within = opts.header_read_timeout;
         tokio::spawn(async move {
+            let first_request = Arc::new(AtomicBool::new(false));
+            let seen = Arc::clone(&first_request);
             let service = service_fn(move |req| {
+                seen.store(true, Ordering::Relaxed);
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(app.handle(req, peer).await) }
             });
-            let conn = http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(header_read_timeout)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            if let Err(e) = conn.await {
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(e) = first_request_or_drop(conn, first_request_within, &first_request).await
+            {
                 tracing::debug!(error = %e, "connection error");
             }
         });
     }
+}
+
+/// Drive `conn`, but drop it if no request arrived within `limit`. hyper's
+/// `header_read_timeout` bounds an HTTP/1.1 request head only once hyper knows the connection
+/// is HTTP/1.1; before that, the `auto` builder waits for the first bytes (to tell the HTTP/2
+/// preface apart) for as long as the client likes. This bounds that wait, and the HTTP/2
+/// handshake, like an unfinished request head.
+async fn first_request_or_drop<F, E>(
+    conn: F,
+    limit: Duration,
+    first_request: &AtomicBool,
+) -> Result<(), E>
+where
+    F: std::future::Future<Output = Result<(), E>>,
+{
+    tokio::pin!(conn);
+    tokio::select! {
+        done = conn.as_mut() => return done,
+        () = tokio::time::sleep(limit) => {}
+    }
+    if !first_request.load(Ordering::Relaxed) {
+        tracing::debug!("no request within the header read timeout; connection dropped");
+        return Ok(());
+    }
+    conn.await
 }
 
 /// Start the server on `127.0.0.1:0` on a background thread with its own runtime; returns its

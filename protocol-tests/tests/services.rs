@@ -1,4 +1,5 @@
-//! The extra endpoints sockjs-client's own tests use: `/ticker`, `/broadcast`, `/amplify`.
+//! The extra endpoints sockjs-client's own tests use: `/ticker`, `/broadcast`, `/amplify`,
+//! answering as sockjs-node's test server does (which those tests are written against).
 mod common;
 
 use common::*;
@@ -13,8 +14,8 @@ async fn ticker_delivers_over_xhr_polling() {
         assert_eq!(r.status, 200, "{r:?}");
         let messages = decode_messages(&r.text());
         assert!(
-            !messages.is_empty(),
-            "poll #{tick} on /ticker carries at least one message"
+            !messages.is_empty() && messages.iter().all(|m| m == "tick!"),
+            "poll #{tick} on /ticker carries ticks, exactly \"tick!\": {messages:?}"
         );
     }
 }
@@ -52,13 +53,29 @@ async fn broadcast_reaches_every_session() {
 async fn amplify_answers_two_to_the_n() {
     let mut ws = ws_connect(&format!("{}/websocket", session("/amplify"))).await;
     assert_eq!(ws_recv(&mut ws).await, "o");
-    for (n, len) in [("2", 4), ("1", 2), ("5", 32)] {
+    // n = Math.floor(Number(message)), and 1 unless that is in 1..=18.
+    for (n, len) in [
+        ("2", 4),
+        ("1", 2),
+        ("5", 32),
+        ("18", 1 << 18),
+        ("19", 2),
+        ("0", 2),
+        ("-4", 2),
+        ("3.7", 8),
+        (" 6\n", 64),
+        ("", 2),
+        ("0x0a", 1024),
+        ("1e1", 1024),
+        ("Infinity", 2),
+        ("six", 2),
+    ] {
         ws_send(&mut ws, &encode_messages(&[n])).await;
         let frame = ws_recv(&mut ws).await;
         assert_eq!(
             decode_messages(&frame),
             ["x".repeat(len)],
-            "amplify {n} answers 2^{n} 'x'"
+            "amplify {n:?} answers {len} 'x'"
         );
     }
     ws_close(ws).await;

@@ -54,6 +54,40 @@
 //! The crate's `examples/axum.rs` is a complete, tested version (client addresses through
 //! `ConnectInfo` included).
 //!
+//! # HTTP/2 and TLS
+//!
+//! Every HTTP transport works over HTTP/2 as it does over HTTP/1.1: streaming responses send
+//! each frame as it is produced, any number of sessions share one connection (each receiving
+//! request and each send is a stream of its own), and no response carries a header that is
+//! illegal in HTTP/2. Serve both versions on one port with hyper-util's `auto` builder, and
+//! TLS with `tokio-rustls` in front of it (ALPN `h2` and `http/1.1`; the crate's
+//! `examples/tls.rs` is a complete, tested HTTPS server).
+//!
+//! Websockets keep working over HTTP/1.1 on the same port (`serve_connection_with_upgrades`).
+//! With the `http2` feature, the websocket transport and the raw `/websocket` endpoint also
+//! accept RFC 8441 extended `CONNECT`, the HTTP/2 websocket handshake, which clients use only
+//! once the server advertises it (`enable_connect_protocol`):
+//!
+//! ```no_run
+//! use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+//! use hyper_util::server::conn::auto;
+//!
+//! # async fn run(echo: sockjs_hyper::SockJs) -> Result<(), Box<dyn std::error::Error>> {
+//! let mut builder = auto::Builder::new(TokioExecutor::new());
+//! builder.http2().timer(TokioTimer::new()).enable_connect_protocol();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! loop {
+//!     let (stream, peer) = listener.accept().await?;
+//!     let service = echo.with_peer_addr(peer);
+//!     let builder = builder.clone();
+//!     tokio::spawn(async move {
+//!         let io = TokioIo::new(stream); // or a tokio-rustls stream
+//!         let _ = builder.serve_connection_with_upgrades(io, service).await;
+//!     });
+//! }
+//! # }
+//! ```
+//!
 //! # Connections
 //!
 //! A [`Connection`] is a `futures::Stream` of the client's messages and a `futures::Sink` of

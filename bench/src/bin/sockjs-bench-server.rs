@@ -1,8 +1,12 @@
 //! The sockjs-rs server of the benchmark.
 //!
 //! ```text
-//! sockjs-bench-server [--listen 127.0.0.1:8080] [--log]
+//! sockjs-bench-server [--listen 127.0.0.1:8080] [--auto] [--log]
 //! ```
+//!
+//! `--auto` serves with hyper-util's `auto` builder (HTTP/1.1 or HTTP/2 with prior knowledge
+//! on one port) instead of hyper's HTTP/1.1 connection, to measure what offering HTTP/2 beside
+//! HTTP/1.1 costs HTTP/1.1 clients.
 //!
 //! Serves `/echo` (echo) and `/broadcast` (every message to every session) with the default
 //! configuration: heartbeat 25 s, response limit 128 KiB. Prints `listening on ADDR` once
@@ -13,11 +17,12 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: sockjs-bench-server [--listen ADDR:PORT] [--log]";
+const USAGE: &str = "usage: sockjs-bench-server [--listen ADDR:PORT] [--auto] [--log]";
 
 fn main() -> ExitCode {
     let mut listen: SocketAddr = ([127, 0, 0, 1], 8080).into();
     let mut log = false;
+    let mut protocols = sockjs_bench::servers::Protocols::Http1;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -26,6 +31,7 @@ fn main() -> ExitCode {
                 _ => return usage("--listen needs an address like 127.0.0.1:8080"),
             },
             "--log" => log = true,
+            "--auto" => protocols = sockjs_bench::servers::Protocols::Auto,
             "-h" | "--help" => return usage(""),
             other => return usage(&format!("unknown argument {other:?}")),
         }
@@ -33,10 +39,13 @@ fn main() -> ExitCode {
     if log {
         sockjs_bench::servers::init_logging();
     }
-    let served =
-        sockjs_bench::servers::run_server(listen, sockjs_bench::servers::serve_sockjs, |addr| {
+    let served = sockjs_bench::servers::run_server(
+        listen,
+        |listener| sockjs_bench::servers::serve_sockjs_with(listener, protocols),
+        |addr| {
             println!("listening on {addr}");
-        });
+        },
+    );
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -13,6 +13,7 @@
 
 const fs = require('node:fs');
 const http = require('node:http');
+const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -44,13 +45,14 @@ function sockjsBundlePath() {
 /**
  * Launches Chromium with a fresh user-data-dir (removed again by close()).
  * Every page's console output and uncaught errors go to
- * test-output/<name>-console.log.
+ * test-output/<name>-console.log. `extraArgs` are added to CHROMIUM_ARGS
+ * (e.g. --ignore-certificate-errors for a test's self-signed certificate).
  *
  * @returns {Promise<{context: import('playwright-core').BrowserContext,
  *                    newPage: () => Promise<import('playwright-core').Page>,
  *                    pageErrors: (page) => string[], close: () => Promise<void>}>}
  */
-async function launchBrowser({ name }) {
+async function launchBrowser({ name, extraArgs = [] }) {
   const executablePath = chromiumPath();
   if (!fs.existsSync(executablePath)) {
     throw new Error(
@@ -65,7 +67,7 @@ async function launchBrowser({ name }) {
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath,
       headless: true,
-      args: [...CHROMIUM_ARGS],
+      args: [...CHROMIUM_ARGS, ...extraArgs],
       timeout: LAUNCH_TIMEOUT_MS,
       viewport: { width: 1000, height: 700 },
     });
@@ -121,12 +123,13 @@ async function launchBrowser({ name }) {
 /**
  * A static HTTP server on a free loopback port. `routes` maps a path to
  * { type, file } or { type, body }. Everything else is 404. `requests` lists
- * what was asked for: { path, referer, status }.
+ * what was asked for: { path, referer, status }. With `tls` ({ cert, key },
+ * PEM), it serves HTTPS instead.
  */
-function startStaticServer(routes) {
+function startStaticServer(routes, { tls } = {}) {
   const requests = [];
   return new Promise((resolve, reject) => {
-    const server = http.createServer((req, res) => {
+    const handler = (req, res) => {
       const { pathname } = new URL(req.url, 'http://x');
       const route = routes[pathname];
       requests.push({ path: pathname, referer: req.headers.referer ?? null, status: route ? 200 : 404 });
@@ -142,13 +145,16 @@ function startStaticServer(routes) {
         'Cache-Control': 'no-store',
       });
       res.end(req.method === 'HEAD' ? undefined : body);
-    });
+    };
+    const server = tls
+      ? https.createServer({ cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key) }, handler)
+      : http.createServer(handler);
     server.once('error', reject);
     server.listen({ host: '127.0.0.1', port: 0 }, () => {
       const { port } = server.address();
       resolve({
         port,
-        origin: `http://127.0.0.1:${port}`,
+        origin: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
         requests,
         close: () =>
           new Promise((r) => {
@@ -158,6 +164,23 @@ function startStaticServer(routes) {
       });
     });
   });
+}
+
+/**
+ * The routes of the test harness page for startStaticServer: the page
+ * (also at `/`), pages/harness.js and the sockjs-client bundle.
+ */
+function harnessRoutes() {
+  const pages = path.join(__dirname, '..', 'pages');
+  const html = { type: 'text/html; charset=utf-8', file: path.join(pages, 'index.html') };
+  const js = 'application/javascript; charset=utf-8';
+  return {
+    '/': html,
+    '/index.html': html,
+    '/harness.js': { type: js, file: path.join(pages, 'harness.js') },
+    '/sockjs.min.js': { type: js, file: sockjsBundlePath() },
+    '/favicon.ico': { type: 'image/x-icon', body: '' },
+  };
 }
 
 // Strings cross the DevTools protocol as UTF-8 JSON, where a lone surrogate
@@ -269,6 +292,7 @@ class PageClient {
 module.exports = {
   launchBrowser,
   startStaticServer,
+  harnessRoutes,
   sockjsBundlePath,
   chromiumPath,
   encodeAscii,

@@ -18,10 +18,9 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const path = require('node:path');
 
 const { startConformanceServer } = require('../lib/process');
-const { launchBrowser, startStaticServer, sockjsBundlePath, PageClient } = require('../lib/browser');
+const { launchBrowser, startStaticServer, harnessRoutes, PageClient } = require('../lib/browser');
 const { echoBatch, assertBatch } = require('../lib/messages');
 
 const ALL_BROWSER_TRANSPORTS = Object.freeze([
@@ -54,16 +53,7 @@ describe('sockjs-client in Chromium', { skip: SKIP }, () => {
   let browser;
 
   before(async () => {
-    statics = await startStaticServer({
-      '/': { type: 'text/html; charset=utf-8', file: path.join(__dirname, '..', 'pages', 'index.html') },
-      '/index.html': { type: 'text/html; charset=utf-8', file: path.join(__dirname, '..', 'pages', 'index.html') },
-      '/harness.js': {
-        type: 'application/javascript; charset=utf-8',
-        file: path.join(__dirname, '..', 'pages', 'harness.js'),
-      },
-      '/sockjs.min.js': { type: 'application/javascript; charset=utf-8', file: sockjsBundlePath() },
-      '/favicon.ico': { type: 'image/x-icon', body: '' },
-    });
+    statics = await startStaticServer(harnessRoutes());
     // A 1 s heartbeat for the whole file: `h` frames then interleave with the
     // data of every test, and the heartbeat test takes seconds.
     server = await startConformanceServer({

@@ -5,8 +5,9 @@
 //! ```
 //!
 //! Serves `/echo`, `/disabled_websocket_echo`, `/cookie_needed_echo`, `/close`, `/ticker`,
-//! `/broadcast` and `/amplify` (see the crate docs). Logs go to stderr; `RUST_LOG` sets the
-//! level (default `info`).
+//! `/broadcast` and `/amplify` (see the crate docs), over HTTP/1.1 and HTTP/2 with prior
+//! knowledge (h2c) on the same port, websockets over HTTP/2 (RFC 8441) included. Logs go to
+//! stderr; `RUST_LOG` sets the level (default `info`).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;

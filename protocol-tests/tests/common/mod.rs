@@ -11,6 +11,8 @@
 //! The bound is an upper limit only: no test asserts that anything happens quickly.
 #![allow(dead_code)]
 
+pub mod h2;
+
 use std::fmt::Write as _;
 use std::io;
 use std::sync::OnceLock;

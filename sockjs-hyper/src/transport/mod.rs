@@ -2,6 +2,7 @@
 //! polling and streaming bodies, reading and delivering client messages.
 
 pub(crate) mod eventsource;
+pub(crate) mod extended_connect;
 pub(crate) mod hixie76;
 pub(crate) mod htmlfile;
 pub(crate) mod jsonp;

@@ -130,7 +130,9 @@ pub(crate) fn serve<B>(
     if mode == Mode::SockJs && ep.config.hixie76 && super::hixie76::is_hixie76(req.headers()) {
         return super::hixie76::serve(ep, req, peer);
     }
-    let (resp, on_upgrade) = match accept(&mut req) {
+    // An HTTP/2 extended CONNECT (RFC 8441) or else an HTTP/1.1 upgrade.
+    let accepted = super::extended_connect::accept(&mut req).unwrap_or_else(|| accept(&mut req));
+    let (resp, on_upgrade) = match accepted {
         Ok(ok) => ok,
         Err(reject) => return reject.into_response(),
     };
