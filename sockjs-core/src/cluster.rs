@@ -191,12 +191,12 @@ pub enum Operation {
 
 /// One operation travelling from the node that issued it (`origin`) to the other nodes.
 ///
-/// `seq` counts the origin's envelopes of one [`Topic`] (1, 2, 3, …): a receiver that tracks
-/// the last `seq` per origin and topic sees gaps (lost envelopes) and duplicates. After a
-/// sending node forgot a topic's counter (it keeps a bounded number), the topic's next
-/// envelope starts a new *generation*: its `seq` is `generation << 32 | 1` for a larger
-/// generation, which a receiver recognises as a restart rather than a gap (see
-/// [`seq_generation`]).
+/// `seq` numbers the origin's envelopes of one [`Topic`]: it is `generation << 32 | n` where
+/// `n` counts 1, 2, 3, … A receiver that keeps the last `seq` per origin and topic sees gaps
+/// (lost envelopes) and duplicates. [`Topic::Control`] always has generation 0. A sender keeps
+/// a bounded number of room and channel counters; each time it (re)creates one, it takes a
+/// larger generation, so a receiver recognises a restarted counter (a larger generation with
+/// `n` back at 1) rather than mistaking it for a replay (see [`seq_generation`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Envelope {
     /// The node that issued the operation.

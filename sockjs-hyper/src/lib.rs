@@ -124,6 +124,7 @@ mod connection;
 mod endpoint;
 mod error;
 mod headers;
+pub mod hub;
 mod service;
 mod session;
 mod stats;
@@ -133,7 +134,7 @@ pub use body::ResponseBody;
 pub use connection::{Connection, ConnectionSender, RequestInfo, SendError};
 pub use endpoint::BroadcastReport;
 pub use error::Error;
-pub use service::SockJs;
+pub use service::{SockJs, SockJsBuilder};
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
