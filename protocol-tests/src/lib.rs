@@ -20,7 +20,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -92,14 +92,15 @@ async fn amplify(mut conn: Connection) {
     }
 }
 
-/// Every message to every open session of the endpoint, through the endpoint's own session
-/// table: a session is in it before its client receives `o`, so no early message is missed.
-async fn broadcast(endpoint: Arc<OnceLock<SockJs>>, mut conn: Connection) {
+/// Every message to every open session of the endpoint, through the endpoint's hub (its own
+/// here; with a cluster backend, every `/broadcast` session of every node): a hub broadcast
+/// goes through the endpoint's session table, where a session is before its client receives
+/// `o`, so no early message is missed.
+async fn broadcast(mut conn: Connection) {
+    let hub = conn.hub().clone();
     while let Some(message) = conn.recv().await {
-        if let Some(endpoint) = endpoint.get() {
-            // Never waits: a slow member is skipped rather than stalling the others.
-            let _ = endpoint.broadcast(&message);
-        }
+        // Never waits: a slow member is skipped rather than stalling the others.
+        let _ = hub.broadcast(&message);
     }
 }
 
@@ -120,8 +121,6 @@ impl ConformanceApp {
         no_ws.websocket = false;
         let mut cookie = base.clone();
         cookie.cookie_needed = true;
-        let room: Arc<OnceLock<SockJs>> = Arc::default();
-        let for_handler = Arc::clone(&room);
         let endpoints = vec![
             SockJs::new("/echo", echo_cfg, echo)?,
             SockJs::new("/disabled_websocket_echo", no_ws, echo)?,
@@ -129,13 +128,8 @@ impl ConformanceApp {
             SockJs::new("/close", base.clone(), close)?,
             SockJs::new("/ticker", base.clone(), ticker)?,
             SockJs::new("/amplify", base.clone(), amplify)?,
-            SockJs::new("/broadcast", base, move |conn| {
-                broadcast(Arc::clone(&for_handler), conn)
-            })?,
+            SockJs::new("/broadcast", base, broadcast)?,
         ];
-        if let Some(endpoint) = endpoints.last() {
-            let _ = room.set(endpoint.clone());
-        }
         Ok(ConformanceApp {
             endpoints: Arc::new(endpoints),
         })
