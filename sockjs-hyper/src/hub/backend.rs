@@ -37,6 +37,10 @@ use super::HubInner;
 /// - **At most once.** Never deliver an envelope twice on purpose; a node ignores its own
 ///   envelopes, so echoing them back is harmless. The hub drops duplicates it detects by
 ///   sequence number and counts gaps ([`HubStats`](super::HubStats)).
+/// - **Presence.** Other nodes' presence reaches the hub only through the [`Inbox`]: at start,
+///   read every live node's presence and call [`Inbox::replace_node_presence`] for each; then
+///   give it their changes ([`Inbox::remote_presence`]). The hub's presence view (and its
+///   `Joined`/`Left` events) is as fresh as these calls; document the bound.
 /// - **Recovery.** After losing the medium (a Redis restart), reconnect with backoff,
 ///   subscribe again to every topic in [`Inbox::topics`], and publish this node's presence
 ///   again from [`Inbox::local_presence`]; tell the hub other nodes' presence again with
@@ -184,6 +188,11 @@ impl Inbox {
     /// This node's id.
     pub fn node(&self) -> NodeId {
         self.node
+    }
+
+    /// Whether the hub is gone (every clone dropped): the backend's tasks can stop.
+    pub fn is_closed(&self) -> bool {
+        self.hub.strong_count() == 0
     }
 
     /// An envelope from another node: checked against the last sequence number from its

@@ -22,7 +22,9 @@ pub const REFUSED: CloseCode = CloseCode {
 /// What [`Connection::login`](crate::Connection::login) does when the user already has a
 /// session on the same endpoint (the same prefix), on this node or, with a cluster backend,
 /// on any node. Set per endpoint with
-/// [`SockJsBuilder::login_policy`](crate::SockJsBuilder::login_policy).
+/// [`SockJsBuilder::login_policy`](crate::SockJsBuilder::login_policy). Across nodes, "the same
+/// endpoint" is the same prefix: mount it under the same prefix on every node.
+/// [`Connection::set_user`](crate::Connection::set_user) never applies the policy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum LoginPolicy {
@@ -31,7 +33,9 @@ pub enum LoginPolicy {
     Allow,
     /// The new session stays; the user's older sessions on the endpoint are closed with
     /// [`REPLACED`] (`4009`). When two logins race on two nodes, the one with the later
-    /// [`LoginStamp`](sockjs_core::cluster::LoginStamp) survives, on both nodes.
+    /// [`LoginStamp`](sockjs_core::cluster::LoginStamp) survives, on both nodes. With the
+    /// backend down, only this node's older sessions are replaced (the failure is counted in
+    /// [`HubStats::publish_failed`](super::HubStats) and logged; `login` still succeeds).
     ReplaceOlder,
     /// The older session stays; the new one is closed with [`REFUSED`] (`4008`) and `login`
     /// returns [`LoginError::Refused`](super::LoginError::Refused). Across nodes the decision
