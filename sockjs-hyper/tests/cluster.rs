@@ -467,6 +467,10 @@ async fn a_node_off_the_backend_fails_cluster_calls_visibly_and_still_delivers_l
     bus.settle().await;
     assert_eq!(b1.receive(1).await, ["back"]);
     assert_eq!(a.hub.stats().backend, BackendStatus::Up);
+    // a took its login claim back: alice is still refused on b
+    let b2 = Client::open(&b.sockjs, "b2").await;
+    b2.send("login alice").await;
+    assert_eq!(b2.closed().await, (4008, "Already connected".into()));
 }
 
 #[tokio::test(start_paused = true)]

@@ -42,8 +42,9 @@ use super::HubInner;
 ///   give it their changes ([`Inbox::remote_presence`]). The hub's presence view (and its
 ///   `Joined`/`Left` events) is as fresh as these calls; document the bound.
 /// - **Recovery.** After losing the medium (a Redis restart), reconnect with backoff,
-///   subscribe again to every topic in [`Inbox::topics`], and publish this node's presence
-///   again from [`Inbox::local_presence`]; tell the hub other nodes' presence again with
+///   subscribe again to every topic in [`Inbox::topics`], publish this node's presence again
+///   from [`Inbox::local_presence`], take again the login claims in [`Inbox::claims`] (where
+///   no other live node took them meanwhile), and tell the hub other nodes' presence again with
 ///   [`Inbox::replace_node_presence`].
 /// - **Liveness.** When another node disappears (its liveness key expired, it left), call
 ///   [`Inbox::node_gone`]: its users leave this node's presence view and their `Left` events
@@ -245,6 +246,15 @@ impl Inbox {
         self.hub
             .upgrade()
             .map(|hub| hub.user_counts())
+            .unwrap_or_default()
+    }
+
+    /// The `(scope, user)` login claims this node holds ([`Backend::claim_login`]), to take
+    /// again after a reconnect.
+    pub fn claims(&self) -> Vec<(Arc<str>, Arc<str>)> {
+        self.hub
+            .upgrade()
+            .map(|hub| hub.user_claims())
             .unwrap_or_default()
     }
 

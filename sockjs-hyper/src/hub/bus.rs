@@ -22,8 +22,9 @@ use super::{Backend, BackendError, BackendStatus, Inbox, LoginClaim};
 /// until everything published has been delivered). A backend can be taken off the medium and
 /// back ([`MemoryBackend::set_down`]) to test failure behaviour: while down, its publications
 /// fail with [`BackendError::Down`], it receives nothing, the other nodes drop its presence
-/// (as a Redis backend does once a node's liveness key expires), and when it comes back the
-/// nodes exchange their presence again.
+/// and its login claims no longer count (as with a Redis backend once a node's liveness key
+/// expires), and when it comes back the nodes exchange their presence again and it takes its
+/// claims back where nobody took them meanwhile.
 ///
 /// Hubs must be built inside a tokio runtime (the backend starts a task).
 ///
@@ -187,6 +188,20 @@ impl MemoryBackend {
                 link.inbox.node_gone(*node);
             }
         } else {
+            // Take back this node's claims, unless another live node took them meanwhile.
+            let live: HashSet<NodeId> = peers.iter().map(|(n, _)| *n).collect();
+            let mut claims = lock(&self.bus.inner.claims);
+            for key in link.inbox.claims() {
+                match claims.get(&key) {
+                    Some(holder) if *holder != me && live.contains(holder) => {
+                        tracing::warn!(user = %key.1, "a login claim was taken by another node meanwhile");
+                    }
+                    _ => {
+                        claims.insert(key, me);
+                    }
+                }
+            }
+            drop(claims);
             let mine: Vec<(Arc<str>, usize)> = lock(&link.presence)
                 .iter()
                 .map(|(u, n)| (Arc::clone(u), *n))

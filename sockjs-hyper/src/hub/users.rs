@@ -282,6 +282,23 @@ impl HubInner {
         d
     }
 
+    /// The `(scope, user)` claims this node may hold in the backend.
+    pub(crate) fn user_claims(&self) -> Vec<(Arc<str>, Arc<str>)> {
+        let mut v = Vec::new();
+        self.users.for_each_shard(|shard| {
+            for (user, entry) in shard.iter() {
+                v.extend(
+                    entry
+                        .claimed
+                        .iter()
+                        .map(|s| (Arc::clone(s), Arc::clone(user))),
+                );
+            }
+        });
+        v.sort();
+        v
+    }
+
     /// Every user logged in here with their session count.
     pub(crate) fn user_counts(&self) -> Vec<(Arc<str>, usize)> {
         let mut v = Vec::new();

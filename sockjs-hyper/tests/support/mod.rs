@@ -93,6 +93,10 @@ fn post(uri: &str, body: String) -> Request<Full<Bytes>> {
         .unwrap()
 }
 
+/// Polls a wait may take before it fails: each poll without news lasts a heartbeat interval
+/// (25 s, virtual on a paused clock), so nothing expected is this late.
+const MAX_POLLS: usize = 8;
+
 /// An xhr-polling session driven in memory.
 pub struct Client {
     sockjs: SockJs,
@@ -164,7 +168,7 @@ impl Client {
 
     /// The next command reply, or the close frame if the session closes first.
     pub async fn reply_or_close(&self) -> Result<String, (u16, String)> {
-        loop {
+        for _ in 0..MAX_POLLS {
             let mut reply = None;
             for m in self.poll_once().await {
                 match m.strip_prefix("> ") {
@@ -179,6 +183,7 @@ impl Client {
                 return Err(c);
             }
         }
+        panic!("{}: no reply and no close after {MAX_POLLS} polls", self.id);
     }
 
     /// Messages received so far (not replies), taken.
@@ -188,7 +193,10 @@ impl Client {
 
     /// Poll until `n` non-reply messages are in (heartbeats in between are fine).
     pub async fn receive(&self, n: usize) -> Vec<String> {
-        while self.inbox.lock().unwrap().len() < n {
+        for _ in 0..MAX_POLLS {
+            if self.inbox.lock().unwrap().len() >= n {
+                break;
+            }
             for m in self.poll_once().await {
                 self.inbox.lock().unwrap().push(m);
             }
@@ -204,7 +212,7 @@ impl Client {
 
     /// Poll until the close frame comes; return it.
     pub async fn closed(&self) -> (u16, String) {
-        loop {
+        for _ in 0..MAX_POLLS {
             if let Some(c) = self.close() {
                 return c;
             }
@@ -212,6 +220,8 @@ impl Client {
                 self.inbox.lock().unwrap().push(m);
             }
         }
+        self.close()
+            .unwrap_or_else(|| panic!("{}: not closed after {MAX_POLLS} polls", self.id))
     }
 
     pub fn close(&self) -> Option<(u16, String)> {
