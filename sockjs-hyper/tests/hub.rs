@@ -63,6 +63,18 @@ async fn until(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// The command reply a frame carries, if any; heartbeats and other messages carry none, any
+/// other frame fails the test.
+fn reply_in(frame: Frame) -> Option<String> {
+    match frame {
+        Frame::Messages(m) => m
+            .iter()
+            .find_map(|m| m.strip_prefix("> ").map(String::from)),
+        Frame::Heartbeat => None,
+        other => panic!("unexpected frame {other:?}"),
+    }
+}
+
 type WsStream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -100,14 +112,8 @@ impl Ws {
     async fn cmd(&mut self, command: &str) -> String {
         self.send(command).await;
         loop {
-            match self.frame().await {
-                Frame::Messages(m) => {
-                    if let Some(r) = m.iter().find_map(|m| m.strip_prefix("> ")) {
-                        return r.to_string();
-                    }
-                }
-                Frame::Heartbeat => {}
-                other => panic!("unexpected frame {other:?}"),
+            if let Some(r) = reply_in(self.frame().await) {
+                return r;
             }
         }
     }
@@ -183,14 +189,8 @@ impl Xhr {
         let (status, _) = http(self.addr, &format!("{}/xhr_send", self.base), &payload).await;
         assert_eq!(status, 204);
         loop {
-            match self.poll().await {
-                Frame::Messages(m) => {
-                    if let Some(r) = m.iter().find_map(|m| m.strip_prefix("> ")) {
-                        return r.to_string();
-                    }
-                }
-                Frame::Heartbeat => {}
-                other => panic!("unexpected frame {other:?}"),
+            if let Some(r) = reply_in(self.poll().await) {
+                return r;
             }
         }
     }
@@ -262,14 +262,8 @@ impl Streaming {
         .await;
         assert_eq!(status, 204);
         loop {
-            match parse(&self.line().await) {
-                Frame::Messages(m) => {
-                    if let Some(r) = m.iter().find_map(|m| m.strip_prefix("> ")) {
-                        return r.to_string();
-                    }
-                }
-                Frame::Heartbeat => {}
-                other => panic!("unexpected frame {other:?}"),
+            if let Some(r) = reply_in(parse(&self.line().await)) {
+                return r;
             }
         }
     }
