@@ -88,7 +88,9 @@ pub struct HubStats {
     pub publish_failed: u64,
     /// Envelopes received from other nodes and applied.
     pub received: u64,
-    /// Envelopes from other nodes that never arrived (sum over [`origins`](HubStats::origins)).
+    /// Envelopes from other nodes that never arrived (sum over [`origins`](HubStats::origins)),
+    /// including those their origin could not hand to its backend (a sequence number is taken
+    /// before the backend is asked), which the origin counts in its `publish_failed`.
     pub gaps: u64,
     /// Envelopes from other nodes that arrived twice or out of order, dropped (sum over
     /// origins).
