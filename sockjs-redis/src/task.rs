@@ -314,9 +314,11 @@ async fn generation(
         Err(e) => return e,
     };
     *up = true;
-    ctx.shared.set_state(LinkState::Up);
     if reconnect {
         add(&ctx.shared.counters.reconnects, 1);
+    }
+    ctx.shared.set_state(LinkState::Up);
+    if reconnect {
         tracing::info!(url = %ctx.shared.url, node = %ctx.me, peers = peers.0.len(), "Redis is back: node registered again, presence re-published");
     } else {
         tracing::info!(url = %ctx.shared.url, node = %ctx.me, cluster = %ctx.shared.config.cluster, peers = peers.0.len(), "joined the cluster");
