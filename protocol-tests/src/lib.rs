@@ -16,6 +16,24 @@
 //! [`spawn_background`] starts it in-process on a loopback port; the black-box tests in
 //! `tests/` talk to it over TCP exactly as an external client would (or to any server given
 //! by `SOCKJS_URL`).
+//!
+//! # Cluster mode (`--redis`)
+//!
+//! With [`ServerOptions::cluster`] (the binary's `--redis redis://HOST:PORT`), the server is
+//! one node of a cluster sharing that Redis (see the `sockjs-redis` crate), and only
+//! `/broadcast` changes:
+//!
+//! - it is **cluster-wide**: a message sent on any node reaches every `/broadcast` session on
+//!   every node, once, in order per sender node (the endpoint's hub has the Redis backend;
+//!   the other endpoints keep their own in-process hubs);
+//! - a session opened with `?user=NAME` in its URL (sockjs-client keeps a query string of its
+//!   base URL, e.g. `new SockJS("http://node/broadcast?user=alice")`) is logged in as `NAME`,
+//!   so it counts in the cluster's presence;
+//! - `GET /metrics` answers the Prometheus text of `/broadcast`'s endpoint, its hub (cluster
+//!   presence, cross-node traffic, gaps and duplicates per origin node) and the Redis backend
+//!   (`sockjs_redis_up`, outbox, reconnects, ...).
+//!
+//! Without it, nothing differs from the single-process server.
 #![deny(missing_docs)]
 
 use std::convert::Infallible;
@@ -30,7 +48,9 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use sockjs_hyper::hub::Hub;
 use sockjs_hyper::{Config, Connection, ResponseBody, SockJs};
+use sockjs_redis::{RedisBackend, RedisConfig, RedisError};
 
 /// Options of the conformance server.
 #[derive(Clone, Debug)]
@@ -42,6 +62,40 @@ pub struct ServerOptions {
     /// How long a client may take to send a request head before its connection is dropped
     /// (slow-client protection, a hyper server setting).
     pub header_read_timeout: Duration,
+    /// Cluster mode: `/broadcast` spans every node of the cluster (see the crate docs).
+    pub cluster: Option<Cluster>,
+}
+
+/// A node's place in a cluster: the hub `/broadcast` uses, with its Redis backend.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    /// The hub, with the backend.
+    pub hub: Hub,
+    /// The backend (for `/metrics` and a clean shutdown).
+    pub redis: RedisBackend,
+}
+
+impl Cluster {
+    /// Connect to Redis with `config` and build the hub; waits (at most the connect timeout
+    /// again) until the node is registered, so that `/broadcast` spans the cluster from its
+    /// first session on.
+    pub async fn connect(config: RedisConfig) -> Result<Cluster, RedisError> {
+        let wait = config.connect_timeout;
+        let redis = RedisBackend::connect(config).await?;
+        let hub = Hub::with_backend(redis.clone());
+        if !redis.wait_until_up(wait).await {
+            tracing::warn!("not registered in the cluster yet; /broadcast is local until it is");
+        }
+        Ok(Cluster { hub, redis })
+    }
+
+    /// The Prometheus text of `endpoint` (the `/broadcast` endpoint), its hub and the backend.
+    pub fn metrics(&self, endpoint: &SockJs) -> String {
+        let mut out = endpoint.stats().to_prometheus(endpoint.prefix());
+        out.push_str(&self.hub.stats().to_prometheus(endpoint.prefix()));
+        out.push_str(&self.redis.stats().to_prometheus(endpoint.prefix()));
+        out
+    }
 }
 
 impl Default for ServerOptions {
@@ -50,6 +104,7 @@ impl Default for ServerOptions {
             heartbeat: Duration::from_secs(25),
             sockjs_url: sockjs_hyper::core::DEFAULT_SOCKJS_URL.into(),
             header_read_timeout: Duration::from_secs(30),
+            cluster: None,
         }
     }
 }
@@ -58,6 +113,7 @@ impl Default for ServerOptions {
 #[derive(Clone, Debug)]
 pub struct ConformanceApp {
     endpoints: Arc<Vec<SockJs>>,
+    cluster: Option<(Cluster, SockJs)>,
 }
 
 async fn echo(mut conn: Connection) {
@@ -104,6 +160,22 @@ async fn broadcast(mut conn: Connection) {
     }
 }
 
+/// `/broadcast` in cluster mode: as [`broadcast`], after logging the session in as the
+/// `user` of its URL's query string, if any.
+async fn cluster_broadcast(conn: Connection) {
+    let user = conn.request().uri.query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "user")
+            .map(|(_, v)| v.into_owned())
+    });
+    if let Some(user) = user {
+        if let Err(e) = conn.login(&user).await {
+            tracing::debug!(error = %e, "login refused");
+        }
+    }
+    broadcast(conn).await
+}
+
 impl ConformanceApp {
     /// Build the endpoints.
     pub fn new(opts: &ServerOptions) -> Result<Self, sockjs_hyper::Error> {
@@ -121,23 +193,46 @@ impl ConformanceApp {
         no_ws.websocket = false;
         let mut cookie = base.clone();
         cookie.cookie_needed = true;
-        let endpoints = vec![
+        let mut endpoints = vec![
             SockJs::new("/echo", echo_cfg, echo)?,
             SockJs::new("/disabled_websocket_echo", no_ws, echo)?,
             SockJs::new("/cookie_needed_echo", cookie, echo)?,
             SockJs::new("/close", base.clone(), close)?,
             SockJs::new("/ticker", base.clone(), ticker)?,
             SockJs::new("/amplify", base.clone(), amplify)?,
-            SockJs::new("/broadcast", base, broadcast)?,
         ];
+        let cluster = match &opts.cluster {
+            None => {
+                endpoints.push(SockJs::new("/broadcast", base, broadcast)?);
+                None
+            }
+            Some(cluster) => {
+                let endpoint = SockJs::builder("/broadcast")
+                    .config(base)
+                    .hub(cluster.hub.clone())
+                    .build(cluster_broadcast)?;
+                endpoints.push(endpoint.clone());
+                Some((cluster.clone(), endpoint))
+            }
+        };
         Ok(ConformanceApp {
             endpoints: Arc::new(endpoints),
+            cluster,
         })
     }
 
     /// Answer one request: the endpoint whose prefix matches, else 404.
     pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
         let path = req.uri().path();
+        if let (Some((cluster, endpoint)), "/metrics") = (&self.cluster, path) {
+            let mut r =
+                Response::new(Full::new(Bytes::from(cluster.metrics(endpoint))).boxed_unsync());
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            return r;
+        }
         match self.endpoints.iter().find(|e| e.matches(path)) {
             Some(endpoint) => endpoint.with_peer_addr(peer).handle(req).await,
             None => {

@@ -117,7 +117,11 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid Redis configuration: {}: {}", self.field, self.why)
+        write!(
+            f,
+            "invalid Redis configuration: {}: {}",
+            self.field, self.why
+        )
     }
 }
 
@@ -264,7 +268,10 @@ mod tests {
             check(&|c| c.reconnect_max = Duration::from_millis(1)),
             Err("reconnect_max")
         );
-        assert_eq!(check(&|c| c.command_timeout = Duration::ZERO), Err("command_timeout"));
+        assert_eq!(
+            check(&|c| c.command_timeout = Duration::ZERO),
+            Err("command_timeout")
+        );
         assert_eq!(check(&|c| c.url = "http://example".into()), Err("url"));
         assert_eq!(check(&|c| c.url = "rediss://h:1".into()), Err("url"));
         assert_eq!(check(&|c| c.url = "redis://h:1/2".into()), Ok(()));

@@ -96,7 +96,10 @@ mod tests {
         assert_eq!(k.node(n), format!("{}{n}", k.node_prefix()));
         assert_eq!(k.presence(n), "sockjs:{chat}:presence:00000000000000ab");
         assert_eq!(k.claims(n), "sockjs:{chat}:claims:00000000000000ab");
-        assert_eq!(k.claim("/chat", "alice"), "sockjs:{chat}:claim:5:/chat:alice");
+        assert_eq!(
+            k.claim("/chat", "alice"),
+            "sockjs:{chat}:claim:5:/chat:alice"
+        );
     }
 
     #[test]

@@ -246,7 +246,9 @@ mod tests {
         let l = "hub=\"/a\\\"b\",node=\"0000000000000001\"";
         assert!(text.contains(&format!("sockjs_redis_published_total{{{l}}} 7\n")));
         assert!(text.contains(&format!("sockjs_redis_outbox_envelopes{{{l}}} 3\n")));
-        assert!(text.contains(&format!("sockjs_redis_outbox_capacity_envelopes{{{l}}} 10\n")));
+        assert!(text.contains(&format!(
+            "sockjs_redis_outbox_capacity_envelopes{{{l}}} 10\n"
+        )));
         assert!(text.contains(&format!("sockjs_redis_up{{{l}}} 1\n")));
         let samples = text.lines().filter(|l| !l.starts_with('#')).count();
         let types = text.lines().filter(|l| l.starts_with("# TYPE")).count();

@@ -75,7 +75,9 @@ impl Link {
             let cfg = AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(config.connect_timeout))
                 .set_response_timeout(Some(config.command_timeout));
-            let mut cmd = client.get_multiplexed_async_connection_with_config(&cfg).await?;
+            let mut cmd = client
+                .get_multiplexed_async_connection_with_config(&cfg)
+                .await?;
             redis::cmd("PING").query_async::<()>(&mut cmd).await?;
             let (sink, stream) = client.get_async_pubsub().await?.split();
             Ok(Link { cmd, sink, stream })
@@ -448,11 +450,7 @@ async fn take_claim(
     Ok(granted == 1)
 }
 
-async fn release(
-    ctx: &Ctx,
-    cmd: &mut MultiplexedConnection,
-    key: &str,
-) -> Result<(), LinkError> {
+async fn release(ctx: &Ctx, cmd: &mut MultiplexedConnection, key: &str) -> Result<(), LinkError> {
     let mut invocation = RELEASE.key(key);
     invocation
         .key(ctx.shared.keys.claims(ctx.me))
@@ -543,10 +541,9 @@ async fn publish_batch(
 /// Write the presence changes and releases the hub made since the last time.
 async fn flush_pending(ctx: &Ctx, cmd: &mut MultiplexedConnection) -> Result<(), LinkError> {
     flush_releases(ctx, cmd).await?;
-    let presence: Vec<(Arc<str>, usize)> =
-        std::mem::take(&mut lock(&ctx.shared.pending).presence)
-            .into_iter()
-            .collect();
+    let presence: Vec<(Arc<str>, usize)> = std::mem::take(&mut lock(&ctx.shared.pending).presence)
+        .into_iter()
+        .collect();
     if presence.is_empty() {
         return Ok(());
     }
@@ -559,7 +556,11 @@ async fn flush_pending(ctx: &Ctx, cmd: &mut MultiplexedConnection) -> Result<(),
             if *count == 0 {
                 pipe.cmd("HDEL").arg(&hash).arg(&**user).ignore();
             } else {
-                pipe.cmd("HSET").arg(&hash).arg(&**user).arg(*count).ignore();
+                pipe.cmd("HSET")
+                    .arg(&hash)
+                    .arg(&**user)
+                    .arg(*count)
+                    .ignore();
             }
             let message = Membership::Presence {
                 node: ctx.me,
@@ -599,10 +600,7 @@ async fn claim(
         return Ok(()); // the login gave up waiting
     }
     flush_releases(ctx, cmd).await?;
-    let claim = (
-        Arc::clone(&req.claim.scope),
-        Arc::clone(&req.claim.user),
-    );
+    let claim = (Arc::clone(&req.claim.scope), Arc::clone(&req.claim.user));
     let key = ctx.shared.keys.claim(&claim.0, &claim.1);
     let granted = match take_claim(ctx, cmd, &key).await {
         Ok(granted) => granted,
@@ -740,8 +738,11 @@ async fn scan(
     full: bool,
 ) -> Result<(), LinkError> {
     let keys = &ctx.shared.keys;
-    let members: Vec<String> =
-        timed(ctx, redis::cmd("SMEMBERS").arg(keys.nodes()).query_async(cmd)).await?;
+    let members: Vec<String> = timed(
+        ctx,
+        redis::cmd("SMEMBERS").arg(keys.nodes()).query_async(cmd),
+    )
+    .await?;
     let others: Vec<NodeId> = members
         .iter()
         .filter_map(|m| m.parse::<NodeId>().ok())
@@ -840,7 +841,9 @@ async fn leave(
         let keys = &ctx.shared.keys;
         timed(
             ctx,
-            redis::cmd("DEL").arg(keys.node(ctx.me)).query_async::<()>(cmd),
+            redis::cmd("DEL")
+                .arg(keys.node(ctx.me))
+                .query_async::<()>(cmd),
         )
         .await?;
         let gone = Membership::Gone { node: ctx.me }.encode();

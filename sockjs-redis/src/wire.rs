@@ -124,7 +124,11 @@ mod tests {
                 _ => bytes.len(),
             };
             for n in 0..shortest {
-                assert_eq!(Membership::decode(&bytes[..n]), Err(Malformed), "{m:?} cut at {n}");
+                assert_eq!(
+                    Membership::decode(&bytes[..n]),
+                    Err(Malformed),
+                    "{m:?} cut at {n}"
+                );
             }
         }
         let mut hello = samples()[2].encode();

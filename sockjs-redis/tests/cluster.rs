@@ -7,7 +7,9 @@ mod support;
 
 use std::collections::HashMap;
 
-use sockjs_hyper::hub::{BackendError, BackendStatus, Hub, HubError, LoginPolicy, PresenceKind, REFUSED, REPLACED};
+use sockjs_hyper::hub::{
+    BackendError, BackendStatus, Hub, HubError, LoginPolicy, PresenceKind, REFUSED, REPLACED,
+};
 use sockjs_redis::testing::RedisServer;
 use support::{both, config, eventually, redis, Client, Node, Seen};
 
@@ -153,10 +155,7 @@ async fn presence_counts_follow_logins_and_closes_across_nodes() {
     }
     b1.close().await;
     for node in &nodes {
-        eventually("alice gone", || {
-            node.presence() == [("bob".to_string(), 1)]
-        })
-        .await;
+        eventually("alice gone", || node.presence() == [("bob".to_string(), 1)]).await;
     }
     // node c saw alice join once and leave once (it never had a session of hers)
     let mut seen = Vec::new();
@@ -261,7 +260,13 @@ async fn a_claim_held_by_a_dead_node_does_not_count() {
     let live = "sockjs:{test}:claim:2:/s:amy";
     redis.cli(&["SET", live, "00000000000000aa"]).unwrap();
     redis
-        .cli(&["SET", "sockjs:{test}:node:00000000000000aa", "x", "PX", "60000"])
+        .cli(&[
+            "SET",
+            "sockjs:{test}:node:00000000000000aa",
+            "x",
+            "PX",
+            "60000",
+        ])
         .unwrap();
     let mut d = nodes[0].client().await;
     assert_eq!(d.cmd("login amy").await, format!("closed {}", REFUSED.code));
@@ -303,7 +308,10 @@ async fn a_node_leaving_cleanly_leaves_presence_at_once_and_removes_its_keys() {
     .await;
     let keys = redis.cli(&["KEYS", &format!("*{b}*")]).unwrap();
     assert_eq!(keys.trim(), "", "no key of node b left");
-    assert!(!redis.cli(&["SMEMBERS", "sockjs:{test}:nodes"]).unwrap().contains(&b.to_string()));
+    assert!(!redis
+        .cli(&["SMEMBERS", "sockjs:{test}:nodes"])
+        .unwrap()
+        .contains(&b.to_string()));
     // node b still works locally and fails visibly across nodes
     assert_eq!(nodes[1].hub.stats().backend, BackendStatus::Down);
     match nodes[1].hub.send_to_user("carol", "still here") {

@@ -28,12 +28,17 @@ async fn unreachable_redis_at_start_is_a_typed_error() {
     let err = RedisBackend::connect(config(&nowhere())).await.unwrap_err();
     assert!(err.is_unreachable(), "{err:?}");
     assert!(matches!(err, RedisError::Unreachable { .. }), "{err:?}");
-    assert!(err.to_string().starts_with("cannot reach Redis at redis://127.0.0.1:"));
+    assert!(err
+        .to_string()
+        .starts_with("cannot reach Redis at redis://127.0.0.1:"));
 
     let mut bad = RedisConfig::new("redis://127.0.0.1:1");
     bad.cluster = "no spaces".into();
     let err = RedisBackend::connect(bad).await.unwrap_err();
-    assert!(matches!(err, RedisError::Config(ref e) if e.field() == "cluster"), "{err:?}");
+    assert!(
+        matches!(err, RedisError::Config(ref e) if e.field() == "cluster"),
+        "{err:?}"
+    );
     assert!(!err.is_unreachable());
 }
 
@@ -50,7 +55,10 @@ async fn a_degraded_start_works_alone_then_joins_when_redis_comes() {
     assert_eq!(client.cmd("join r").await, "Ok(())");
     // local delivery works; the cross-node part fails visibly
     let answer = client.cmd("say r alone").await;
-    assert_eq!(answer, "error: delivered on this node only: the cluster backend is down");
+    assert_eq!(
+        answer,
+        "error: delivered on this node only: the cluster backend is down"
+    );
     assert_eq!(client.messages(1).await, ["alone"]);
     assert!(lonely.redis.stats().refused_down >= 1);
     assert!(lonely.hub.stats().publish_failed >= 1);
@@ -103,7 +111,10 @@ async fn redis_restarted_mid_test_local_delivery_goes_on_cross_node_fails_visibl
     assert_eq!(a1.messages(1).await, ["before"]);
 
     redis.stop();
-    eventually("node a noticed", || a.hub.stats().backend == BackendStatus::Down).await;
+    eventually("node a noticed", || {
+        a.hub.stats().backend == BackendStatus::Down
+    })
+    .await;
     let failed_before = a.hub.stats().publish_failed;
     // Local delivery keeps working; the caller sees the cross-node failure.
     match a.hub.send_to_room("r", "during") {
@@ -192,7 +203,10 @@ async fn a_frozen_redis_fills_the_outbox_to_its_bound_and_no_further() {
     assert_eq!(backend.stats().refused_full, full);
     eventually("the stuck write timed out", || !backend.is_up()).await;
     let s = backend.stats();
-    assert_eq!(s.outbox_len, 0, "dropped when the connection was given up: {s:?}");
+    assert_eq!(
+        s.outbox_len, 0,
+        "dropped when the connection was given up: {s:?}"
+    );
     assert_eq!(s.dropped, accepted, "{s:?}");
 
     redis.resume().unwrap();
