@@ -95,6 +95,8 @@ enum LinkError {
     Redis(redis::RedisError),
     Timeout,
     Closed,
+    /// The hub was dropped: nothing is left to serve.
+    HubGone,
 }
 
 impl fmt::Display for LinkError {
@@ -103,6 +105,7 @@ impl fmt::Display for LinkError {
             LinkError::Redis(e) => e.fmt(f),
             LinkError::Timeout => f.write_str("Redis did not answer in time"),
             LinkError::Closed => f.write_str("the subscription connection closed"),
+            LinkError::HubGone => f.write_str("the hub is gone"),
         }
     }
 }
@@ -204,9 +207,12 @@ pub(crate) async fn run(
                     _ = stopped(&mut stop) => None,
                 };
                 ever_up |= up;
-                let Some(error) = ended else {
-                    leave(&ctx, &mut cmd, &mut outbox, up).await;
-                    break;
+                let error = match ended {
+                    None | Some(LinkError::HubGone) => {
+                        leave(&ctx, &mut cmd, &mut outbox, up).await;
+                        break;
+                    }
+                    Some(error) => error,
                 };
                 ctx.shared.accepting.store(false, Ordering::Release);
                 ctx.shared.set_state(LinkState::Down);
@@ -235,6 +241,9 @@ pub(crate) async fn run(
             for node in peers.0.clone() {
                 peers.gone(&ctx, node);
             }
+        }
+        if ctx.inbox.is_closed() {
+            break;
         }
         let delay = backoff(&ctx.shared.config, attempt);
         attempt = attempt.saturating_add(1);
@@ -389,8 +398,12 @@ async fn register(ctx: &Ctx, cmd: &mut MultiplexedConnection) -> Result<(), Link
 
     // Claims: release what Redis says this node holds but the hub no longer does; take
     // again what the hub holds (Redis may have restarted empty).
+    // The hub's list of claims it holds is the truth; ours also has the ones granted whose
+    // login is finishing right now.
+    let hub_claims = ctx.inbox.claims();
     let (held, releases) = {
         let mut p = lock(&ctx.shared.pending);
+        p.held.extend(hub_claims);
         (p.held.clone(), std::mem::take(&mut p.releases))
     };
     let held_keys: HashMap<String, ClaimKey> = held
@@ -482,6 +495,9 @@ async fn writer(
             Some(req) = claims.recv() => claim(ctx, cmd, req).await?,
             Some(first) = outbox.recv() => publish_batch(ctx, cmd, outbox, first).await?,
             _ = heartbeat.tick() => {
+                if ctx.inbox.is_closed() {
+                    return Err(LinkError::HubGone);
+                }
                 let mut invocation = HEARTBEAT.key(ctx.shared.keys.node(ctx.me));
                 invocation
                     .key(ctx.shared.keys.nodes())

@@ -364,3 +364,28 @@ async fn hubs_without_sessions_still_count_presence_from_other_nodes() {
     eventually("the observer sees erin", || hub.online("erin") == 1).await;
     assert_eq!(observer.stats().peers, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_hub_takes_the_node_out_of_the_cluster() {
+    let redis = redis();
+    let backend = sockjs_redis::RedisBackend::connect(config(&redis.url()))
+        .await
+        .unwrap();
+    let hub = Hub::with_backend(backend.clone());
+    assert!(backend.wait_until_up(support::PATIENCE).await);
+    let node = backend.node().unwrap().to_string();
+    assert!(redis
+        .cli(&["SMEMBERS", "sockjs:{test}:nodes"])
+        .unwrap()
+        .contains(&node));
+    // The application keeps the backend (for its stats) but drops the hub.
+    drop(hub);
+    eventually("the node is no longer up", || !backend.is_up()).await;
+    eventually("the node left the nodes set", || {
+        !redis
+            .cli(&["SMEMBERS", "sockjs:{test}:nodes"])
+            .unwrap()
+            .contains(&node)
+    })
+    .await;
+}
