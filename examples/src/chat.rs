@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::json;
-use sockjs_hyper::hub::{Hub, HubError};
+use sockjs_hyper::hub::{Hub, HubError, LoginPolicy};
 use sockjs_hyper::{Config, Connection, SockJs};
 
 /// The close code of a kicked user; sockjs-client reports it to `onclose` as is.
@@ -59,10 +59,23 @@ pub fn endpoint_with_hub(
     admin_token: String,
     hub: Hub,
 ) -> Result<SockJs, sockjs_hyper::Error> {
+    endpoint_with_policy(prefix, config, admin_token, hub, LoginPolicy::Allow)
+}
+
+/// [`endpoint_with_hub`] with a duplicate-login policy for the chat's users (the chat demo's
+/// `CHAT_LOGIN_POLICY`): a second tab of the same name replaces the first, or is refused.
+pub fn endpoint_with_policy(
+    prefix: &str,
+    config: Config,
+    admin_token: String,
+    hub: Hub,
+    policy: LoginPolicy,
+) -> Result<SockJs, sockjs_hyper::Error> {
     let admin_token: Arc<str> = admin_token.into();
     SockJs::builder(prefix)
         .config(config)
         .hub(hub)
+        .login_policy(policy)
         .build(move |conn| session(conn, Arc::clone(&admin_token)))
 }
 
