@@ -10,8 +10,8 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use sockjs_hyper::hub::Hub;
-//! use sockjs_hyper::{Config, Connection, SockJs};
+//! use sockjs_hyper::hub::{Hub, LoginPolicy};
+//! use sockjs_hyper::{Connection, SockJs};
 //! use sockjs_redis::{RedisBackend, RedisConfig};
 //!
 //! async fn chat(mut conn: Connection) {
@@ -35,7 +35,10 @@
 //!     let redis = RedisBackend::connect(config).await?;
 //!     let hub = Hub::with_backend(redis.clone());
 //!     redis.wait_until_up(Duration::from_secs(5)).await;
-//!     let endpoint = SockJs::builder("/chat").hub(hub.clone()).build(chat)?;
+//!     let endpoint = SockJs::builder("/chat")
+//!         .hub(hub)
+//!         .login_policy(LoginPolicy::ReplaceOlder) // cluster-wide
+//!         .build(chat)?;
 //!     // ... serve `endpoint` with hyper or axum; on shutdown:
 //!     redis.shutdown().await; // the other nodes drop this node's users at once
 //!     # drop(endpoint);
