@@ -471,6 +471,30 @@ async fn release(ctx: &Ctx, cmd: &mut MultiplexedConnection, key: &str) -> Resul
     timed(ctx, invocation.invoke_async::<()>(cmd)).await
 }
 
+/// A timer ticking every `period`, first after one period; late ticks are not bunched up.
+fn every(period: Duration) -> tokio::time::Interval {
+    let mut timer = tokio::time::interval_at(Instant::now() + period, period);
+    timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    timer
+}
+
+/// Run the reap script on `node` (see `scripts::REAP`); whether it was reaped (`false`: its
+/// liveness key exists).
+async fn reap(ctx: &Ctx, cmd: &mut MultiplexedConnection, node: NodeId) -> Result<bool, LinkError> {
+    let keys = &ctx.shared.keys;
+    let gone = Membership::Gone { node }.encode();
+    let mut invocation = REAP.key(keys.node(node));
+    invocation
+        .key(keys.presence(node))
+        .key(keys.claims(node))
+        .key(keys.nodes())
+        .arg(node.to_string())
+        .arg(keys.membership_channel())
+        .arg(gone);
+    let reaped: i64 = timed(ctx, invocation.invoke_async(cmd)).await?;
+    Ok(reaped == 1)
+}
+
 /// The writer half of a generation; returns only on failure.
 async fn writer(
     ctx: &Ctx,
@@ -479,11 +503,7 @@ async fn writer(
     claims: &mut mpsc::Receiver<ClaimRequest>,
 ) -> Result<Infallible, LinkError> {
     let config = &ctx.shared.config;
-    let mut heartbeat = tokio::time::interval_at(
-        Instant::now() + config.refresh_interval,
-        config.refresh_interval,
-    );
-    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut heartbeat = every(config.refresh_interval);
     loop {
         tokio::select! {
             biased;
@@ -651,11 +671,7 @@ async fn reader(
     peers: &mut Peers,
 ) -> Result<Infallible, LinkError> {
     let config = &ctx.shared.config;
-    let mut scan_timer = tokio::time::interval_at(
-        Instant::now() + config.refresh_interval,
-        config.refresh_interval,
-    );
-    scan_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut scan_timer = every(config.refresh_interval);
     let membership = ctx.shared.keys.membership_channel();
     loop {
         tokio::select! {
@@ -775,23 +791,11 @@ async fn scan(
     };
     let mut live = HashSet::new();
     for (node, alive) in others.into_iter().zip(alive) {
-        let alive = alive || {
-            let gone = Membership::Gone { node }.encode();
-            let mut invocation = REAP.key(keys.node(node));
-            invocation
-                .key(keys.presence(node))
-                .key(keys.claims(node))
-                .key(keys.nodes())
-                .arg(node.to_string())
-                .arg(keys.membership_channel())
-                .arg(gone);
-            let reaped: i64 = timed(ctx, invocation.invoke_async(cmd)).await?;
-            if reaped == 1 {
-                tracing::info!(node = %node, "reaped a node whose liveness key expired");
-            }
-            // 0: it registered again in between.
-            reaped == 0
-        };
+        // Not reaped: it registered again in between.
+        let alive = alive || !reap(ctx, cmd, node).await?;
+        if !alive {
+            tracing::info!(node = %node, "reaped a node whose liveness key expired");
+        }
         if alive {
             live.insert(node);
             if full || !peers.0.contains(&node) {
@@ -862,16 +866,7 @@ async fn leave(
                 .query_async::<()>(cmd),
         )
         .await?;
-        let gone = Membership::Gone { node: ctx.me }.encode();
-        let mut invocation = REAP.key(keys.node(ctx.me));
-        invocation
-            .key(keys.presence(ctx.me))
-            .key(keys.claims(ctx.me))
-            .key(keys.nodes())
-            .arg(&ctx.me_str)
-            .arg(keys.membership_channel())
-            .arg(gone);
-        timed(ctx, invocation.invoke_async::<()>(cmd)).await
+        reap(ctx, cmd, ctx.me).await.map(|_| ())
     };
     match result.await {
         Ok(()) => tracing::info!(node = %ctx.me, "left the cluster"),

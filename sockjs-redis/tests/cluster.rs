@@ -11,18 +11,7 @@ use sockjs_hyper::hub::{
     BackendError, BackendStatus, Hub, HubError, LoginPolicy, PresenceKind, REFUSED, REPLACED,
 };
 use sockjs_redis::testing::RedisServer;
-use support::{both, config, eventually, redis, Client, Node, Seen};
-
-/// Subscribers of a channel of the test cluster (`PUBSUB NUMSUB`).
-fn subscribers(redis: &RedisServer, channel: &str) -> usize {
-    let out = redis
-        .cli(&["PUBSUB", "NUMSUB", &format!("sockjs:{{test}}:{channel}")])
-        .unwrap();
-    out.lines()
-        .nth(1)
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
-}
+use support::{both, config, eventually, redis, subscribers, Client, Node, Seen};
 
 async fn nodes(redis: &RedisServer, n: usize, policy: LoginPolicy) -> Vec<Node> {
     let mut nodes = Vec::new();

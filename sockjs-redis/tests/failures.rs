@@ -12,7 +12,7 @@ use sockjs_hyper::hub::{
     Backend, BackendError, BackendStatus, Envelope, Hub, HubError, LoginPolicy, Operation,
 };
 use sockjs_redis::{RedisBackend, RedisConfig, RedisError, StartMode};
-use support::{config, eventually, redis, Node};
+use support::{config, eventually, redis, subscribers, Node};
 
 /// A loopback URL where nothing listens.
 fn nowhere() -> String {
@@ -70,10 +70,7 @@ async fn a_degraded_start_works_alone_then_joins_when_redis_comes() {
     let mut far = other.client().await;
     assert_eq!(far.cmd("join r").await, "Ok(())");
     eventually("both nodes subscribed", || {
-        redis
-            .cli(&["PUBSUB", "NUMSUB", "sockjs:{test}:room:r"])
-            .unwrap()
-            .ends_with("2\n")
+        subscribers(&redis, "room:r") == 2
     })
     .await;
     assert_eq!(client.cmd("say r together").await, "ok");
@@ -100,10 +97,7 @@ async fn redis_restarted_mid_test_local_delivery_goes_on_cross_node_fails_visibl
     let both = vec![("alice".to_string(), 1), ("bob".to_string(), 1)];
     eventually("presence of both nodes on a", || a.presence() == both).await;
     eventually("room subscribed on both", || {
-        redis
-            .cli(&["PUBSUB", "NUMSUB", "sockjs:{test}:room:r"])
-            .unwrap()
-            .ends_with("2\n")
+        subscribers(&redis, "room:r") == 2
     })
     .await;
     assert_eq!(a1.cmd("say r before").await, "ok");
@@ -151,10 +145,7 @@ async fn redis_restarted_mid_test_local_delivery_goes_on_cross_node_fails_visibl
         eventually("presence of both nodes again", || node.presence() == both).await;
     }
     eventually("room subscribed again on both", || {
-        redis
-            .cli(&["PUBSUB", "NUMSUB", "sockjs:{test}:room:r"])
-            .unwrap()
-            .ends_with("2\n")
+        subscribers(&redis, "room:r") == 2
     })
     .await;
     b.hub.send_to_room("r", "after").unwrap();
@@ -213,13 +204,7 @@ async fn a_frozen_redis_fills_the_outbox_to_its_bound_and_no_further() {
     assert!(backend.wait_until_up(support::PATIENCE).await);
     let other = Hub::with_backend(RedisBackend::connect(config(&redis.url())).await.unwrap());
     let mut news = other.subscribe("news").unwrap();
-    eventually("subscribed", || {
-        redis
-            .cli(&["PUBSUB", "NUMSUB", "sockjs:{test}:channel:news"])
-            .unwrap()
-            .ends_with("1\n")
-    })
-    .await;
+    eventually("subscribed", || subscribers(&redis, "channel:news") == 1).await;
     hub.publish("news", "back").unwrap();
     assert_eq!(news.recv().await, Some(Ok("back".into())));
     let seen = other.stats();

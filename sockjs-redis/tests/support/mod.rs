@@ -54,6 +54,17 @@ pub fn config(url: &str) -> RedisConfig {
     c
 }
 
+/// Subscribers of a channel of the test cluster (`PUBSUB NUMSUB sockjs:{test}:<channel>`).
+pub fn subscribers(redis: &RedisServer, channel: &str) -> usize {
+    let out = redis
+        .cli(&["PUBSUB", "NUMSUB", &format!("sockjs:{{test}}:{channel}")])
+        .unwrap();
+    out.lines()
+        .nth(1)
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// Poll `check` until it is true; fail with `what` after [`PATIENCE`].
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
