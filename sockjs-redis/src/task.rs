@@ -719,7 +719,9 @@ async fn on_membership(
     match message {
         Membership::Presence { node, user, count } if node != ctx.me => {
             if peers.insert(ctx, node) {
+                // A node this one has not read yet: all of its presence first.
                 tracing::debug!(node = %node, "presence from a node not seen yet");
+                fetch_presence(ctx, cmd, node).await?;
             }
             ctx.inbox
                 .remote_presence(node, &user, usize::try_from(count).unwrap_or(usize::MAX));
