@@ -206,7 +206,12 @@ async fn a_frozen_redis_fills_the_outbox_to_its_bound_and_no_further() {
     let mut news = other.subscribe("news").unwrap();
     eventually("subscribed", || subscribers(&redis, "channel:news") == 1).await;
     hub.publish("news", "back").unwrap();
-    assert_eq!(news.recv().await, Some(Ok("back".into())));
+    assert_eq!(
+        tokio::time::timeout(support::PATIENCE, news.recv())
+            .await
+            .expect("a publication"),
+        Some(Ok("back".into()))
+    );
     let seen = other.stats();
     assert_eq!(seen.origins.len(), 1);
     assert_eq!(seen.origins[0].node, me);
