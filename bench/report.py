@@ -32,6 +32,8 @@ FAMILIES = [
      {"sockjs-rs": "xhr-polling", "sockjs-node": "xhr-polling", "bare": "http-echo"}),
     ("broadcast", "Broadcast: send to last receipt, p50",
      {"sockjs-rs": "broadcast", "sockjs-node": "broadcast", "bare": "raw-broadcast"}),
+    ("room-broadcast", "Hub room broadcast (send_to_room): send to last receipt, p50",
+     {"sockjs-rs": "room-broadcast"}),
     ("idle", "Idle websocket session: server RSS",
      {"sockjs-rs": "idle", "sockjs-node": "idle", "bare": "raw-idle"}),
     ("idle-xhr-streaming", "Idle xhr_streaming session: server RSS",
@@ -148,7 +150,7 @@ def describe(family, c):
         return f"{c.connections} sessions × {c.in_flight} in flight, {c.size} B"
     if family == "ws-rtt":
         return f"1 connection, 1 in flight, {c.size} B"
-    if family == "broadcast":
+    if family in ("broadcast", "room-broadcast"):
         return f"{c.connections} sessions, {c.size} B"
     if family in IDLE_FAMILIES:
         return f"{c.connections:,} sessions"

@@ -20,6 +20,11 @@
 #      the test makes with openssl) and behind a real nginx started on loopback
 #      by the tests (chromium, nginx and openssl are installed first when missing)
 #
+#
+# The Rust tests of sockjs-redis, the conformance server's cluster mode and the chat demo's
+# cluster mode start real redis-server processes on loopback ports (Debian's redis-server,
+# installed before the Rust tests when missing).
+#
 # Reaches only crates.io, the npm registry and Debian's packages.
 set -euo pipefail
 
@@ -61,7 +66,8 @@ as_root() {
 # ---------------------------------------------------------------------------
 # ensure_apt_packages PKG...: installs the Debian packages that `dpkg -s` says
 # are missing (apt-get update, then apt-get install -y); does nothing when all
-# are installed. Used for chromium (browser tests) and nginx (proxy tests):
+# are installed. Used for redis-server (cluster tests), chromium (browser tests) and nginx
+# (proxy tests):
 #   ensure_apt_packages chromium nginx
 # ---------------------------------------------------------------------------
 ensure_apt_packages() {
@@ -115,6 +121,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo build --workspace --all-targets"
 cargo build --workspace --all-targets
+
+step "redis-server for the cluster tests: Debian's redis-server (installed if missing)"
+ensure_apt_packages redis-server
+command -v redis-server >/dev/null 2>&1 || die "redis-server is not on PATH after installing it"
+redis-server --version
 
 if [ "$HAVE_NEXTEST" -eq 1 ]; then
   step "cargo nextest run --workspace"

@@ -1,7 +1,9 @@
 //! `broadcast`: N websocket sessions on the broadcast endpoint; session 0 sends a message,
 //! the time until the last of the N sessions (itself included) has received it is measured.
 //! `raw-broadcast` does the same over plain websockets (the bare server's room): each
-//! websocket message is one broadcast message, with no SockJS framing.
+//! websocket message is one broadcast message, with no SockJS framing. `room-broadcast` does it
+//! on sockjs-rs's `/room`, where the room is the hub's (`Connection::join`,
+//! `Hub::send_to_room`: encoded once for all members) instead of the application's.
 //!
 //! First, warm-up broadcasts are repeated until one reaches every session (so every session
 //! has joined the room); then up to `repetitions` measured broadcasts, one at a time, within

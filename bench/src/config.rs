@@ -26,6 +26,9 @@ pub enum Workload {
     Broadcast,
     /// The same over plain websockets (the bare server's `/broadcast` room).
     RawBroadcast,
+    /// `connections` websocket sessions in one hub room (sockjs-rs's `/room`: each session
+    /// joins the room, each message goes out with `Hub::send_to_room`); one sends, all receive.
+    RoomBroadcast,
     /// `connections` idle SockJS websocket sessions; server RSS per session.
     Idle,
     /// `connections` idle plain websockets (the bare server); server RSS per connection.
@@ -40,7 +43,7 @@ pub enum Workload {
 
 impl Workload {
     /// Every workload, in the order the reports list them.
-    pub const ALL: [Workload; 13] = [
+    pub const ALL: [Workload; 14] = [
         Workload::WsEcho,
         Workload::RawWsEcho,
         Workload::WsRtt,
@@ -50,6 +53,7 @@ impl Workload {
         Workload::HttpEcho,
         Workload::Broadcast,
         Workload::RawBroadcast,
+        Workload::RoomBroadcast,
         Workload::Idle,
         Workload::RawIdle,
         Workload::IdleXhrStreaming,
@@ -68,6 +72,7 @@ impl Workload {
             Workload::HttpEcho => "http-echo",
             Workload::Broadcast => "broadcast",
             Workload::RawBroadcast => "raw-broadcast",
+            Workload::RoomBroadcast => "room-broadcast",
             Workload::Idle => "idle",
             Workload::RawIdle => "raw-idle",
             Workload::IdleXhrStreaming => "idle-xhr-streaming",
@@ -88,11 +93,12 @@ impl Workload {
         )
     }
 
-    /// The default endpoint prefix: `/broadcast` for the broadcast workloads, `/stream` for
-    /// `raw-idle-streaming`, `/echo` otherwise.
+    /// The default endpoint prefix: `/broadcast` for the broadcast workloads, `/room` for
+    /// `room-broadcast`, `/stream` for `raw-idle-streaming`, `/echo` otherwise.
     pub fn default_prefix(self) -> &'static str {
         match self {
             Workload::Broadcast | Workload::RawBroadcast => "/broadcast",
+            Workload::RoomBroadcast => "/room",
             Workload::RawIdleStreaming => "/stream",
             _ => "/echo",
         }
@@ -162,7 +168,7 @@ impl LoadConfig {
             Workload::WsRtt | Workload::RawWsRtt => (1, 1),
             Workload::XhrStreaming | Workload::XhrPolling => (50, 4),
             Workload::HttpEcho => (50, 1),
-            Workload::Broadcast | Workload::RawBroadcast => (1000, 1),
+            Workload::Broadcast | Workload::RawBroadcast | Workload::RoomBroadcast => (1000, 1),
             Workload::Idle
             | Workload::RawIdle
             | Workload::IdleXhrStreaming

@@ -2,8 +2,8 @@
 //!
 //! Three servers are compared (see `bench/BENCHMARKS.md` for the method and the results):
 //!
-//! * **sockjs-rs** — [`servers::serve_sockjs`]: `/echo` and `/broadcast` with the default
-//!   [`Config`](sockjs_hyper::Config) (heartbeat 25 s, response limit 128 KiB);
+//! * **sockjs-rs** — [`servers::serve_sockjs`]: `/echo`, `/broadcast` and `/room` (a hub room)
+//!   with the default [`Config`](sockjs_hyper::Config) (heartbeat 25 s, response limit 128 KiB);
 //! * **sockjs-node 0.3.24** — `bench/node/server.js`, the same two endpoints;
 //! * **bare** — [`servers::serve_bare`]: a plain websocket echo (any path), a plain websocket
 //!   broadcast room (`/broadcast`), an HTTP `POST` echo and held HTTP streaming responses
@@ -25,6 +25,7 @@
 //! | `http-echo`     | plain HTTP `POST` echo (bare)      | echoed messages per second       |
 //! | `broadcast`     | N websocket sessions on `/broadcast` | send → last receipt, p50       |
 //! | `raw-broadcast` | N plain websockets on `/broadcast` (bare) | send → last receipt, p50  |
+//! | `room-broadcast` | N websocket sessions in a hub room (`/room`) | send → last receipt, p50 |
 //! | `idle`          | N idle SockJS websocket sessions   | server RSS per session           |
 //! | `raw-idle`      | N idle plain websockets (bare)     | server RSS per session           |
 //! | `idle-xhr-streaming` | N idle SockJS `xhr_streaming` sessions | server RSS per session      |
@@ -65,7 +66,9 @@ pub async fn run(config: &LoadConfig) -> RunReport {
             }
             Workload::XhrStreaming | Workload::XhrPolling => xhr::run(config, &stats).await,
             Workload::HttpEcho => http_echo::run(config, &stats).await,
-            Workload::Broadcast | Workload::RawBroadcast => broadcast::run(config, &stats).await,
+            Workload::Broadcast | Workload::RawBroadcast | Workload::RoomBroadcast => {
+                broadcast::run(config, &stats).await
+            }
             Workload::Idle
             | Workload::RawIdle
             | Workload::IdleXhrStreaming

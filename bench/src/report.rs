@@ -169,7 +169,7 @@ pub(crate) fn build(
             "us",
             false,
         ),
-        Workload::Broadcast | Workload::RawBroadcast => (
+        Workload::Broadcast | Workload::RawBroadcast | Workload::RoomBroadcast => (
             broadcast_ms.as_ref().map_or(0.0, |l| l.p50),
             "broadcast_p50",
             "ms",

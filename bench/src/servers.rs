@@ -1,4 +1,4 @@
-//! The Rust servers under test: sockjs-rs (`/echo`, `/broadcast`) and the bare reference
+//! The Rust servers under test: sockjs-rs (`/echo`, `/broadcast`, `/room`) and the bare reference
 //! (plain websocket echo at any path, plain websocket broadcast under `/broadcast`, `POST`
 //! echo), each an accept loop over hyper's HTTP/1.1 server.
 
@@ -30,11 +30,13 @@ use tokio_tungstenite::WebSocketStream;
 /// The largest `POST` body the bare server echoes.
 const BARE_MAX_BODY: usize = 1024 * 1024;
 
-/// The sockjs-rs endpoints of the benchmark: `/echo` and `/broadcast`, default configuration.
+/// The sockjs-rs endpoints of the benchmark, default configuration: `/echo`, `/broadcast` (the
+/// application's own room, as the sockjs-node server has it) and `/room` (the hub's room).
 #[derive(Clone, Debug)]
 pub struct SockJsApp {
     echo: SockJs,
     broadcast: SockJs,
+    room: SockJs,
 }
 
 /// The members of the broadcast endpoint (application state, not the library's).
@@ -70,8 +72,23 @@ async fn broadcast(room: Arc<Room>, mut conn: Connection) {
     }
 }
 
+/// The hub room of `/room`.
+const ROOM: &str = "bench";
+
+/// Every session joins the hub room; each message goes to the room (encoded once, sent to
+/// every member, the sender included; a member with a full queue is skipped).
+async fn hub_room(mut conn: Connection) {
+    if conn.join(ROOM).is_err() {
+        return;
+    }
+    let hub = conn.hub().clone();
+    while let Some(message) = conn.recv().await {
+        let _ = hub.send_to_room(ROOM, &message);
+    }
+}
+
 impl SockJsApp {
-    /// Build both endpoints with [`Config::default`].
+    /// Build the endpoints with [`Config::default`].
     pub fn new() -> Result<SockJsApp, sockjs_hyper::Error> {
         let room = Arc::new(Room::default());
         Ok(SockJsApp {
@@ -79,6 +96,7 @@ impl SockJsApp {
             broadcast: SockJs::new("/broadcast", Config::default(), move |conn| {
                 broadcast(Arc::clone(&room), conn)
             })?,
+            room: SockJs::new("/room", Config::default(), hub_room)?,
         })
     }
 
@@ -89,6 +107,8 @@ impl SockJsApp {
             self.echo.handle(req).await
         } else if self.broadcast.matches(path) {
             self.broadcast.handle(req).await
+        } else if self.room.matches(path) {
+            self.room.handle(req).await
         } else {
             text(StatusCode::NOT_FOUND, "404 Not Found\n")
         }

@@ -131,6 +131,11 @@ fn raw_broadcast() {
     broadcasts(Workload::RawBroadcast);
 }
 
+#[test]
+fn room_broadcast() {
+    broadcasts(Workload::RoomBroadcast);
+}
+
 fn broadcasts(workload: Workload) {
     let r = run(short(workload, 20));
     assert!(r.messages > 0, "{workload}: broadcasts received");

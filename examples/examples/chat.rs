@@ -5,13 +5,78 @@
 //! Run it with `cargo run -p sockjs-examples --example chat`. Environment: `LISTEN` (default
 //! `127.0.0.1:8080`), `CHAT_ADMIN_TOKEN` (default `letmein`), `SOCKJS_CLIENT_URL` (the
 //! sockjs-client bundle the page loads; default jsDelivr), or `SOCKJS_CLIENT_FILE` (a local
-//! `sockjs.min.js` the server then serves itself at `/sockjs-client.js`).
+//! `sockjs.min.js` the server then serves itself at `/sockjs-client.js`),
+//! `CHAT_LOGIN_POLICY` (`allow`, the default: any number of tabs per name; `replace`: a new
+//! tab closes the older ones with 4009; `refuse`: a second tab is closed with 4008).
+//! `GET /metrics` serves Prometheus text (endpoint, hub, and Redis in cluster mode).
+//!
+//! **Cluster mode**: with `REDIS_URL` (e.g. `redis://127.0.0.1:6379`), this process is one
+//! node of a chat cluster: run several, each with its own `LISTEN`, the same `REDIS_URL` and
+//! `REDIS_CLUSTER` (default `chat`), behind a proxy that keeps each SockJS session on one node;
+//! messages, the online list, kicks and the login policy then span every node. Redis must
+//! answer at start (the process exits otherwise); `REDIS_LIVENESS_TTL_SECS` (default 15) bounds
+//! how long a killed node's users stay online elsewhere (TTL + TTL/3). Ctrl-C or SIGTERM
+//! leaves the cluster cleanly.
+//!
+//! ```text
+//! REDIS_URL=redis://127.0.0.1:6379 LISTEN=127.0.0.1:8081 cargo run -p sockjs-examples --example chat
+//! REDIS_URL=redis://127.0.0.1:6379 LISTEN=127.0.0.1:8082 cargo run -p sockjs-examples --example chat
+//! ```
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use hyper::StatusCode;
 use sockjs_examples::{chat, respond, serve_hyper, Fallback};
+use sockjs_hyper::hub::{Hub, LoginPolicy};
 use sockjs_hyper::Config;
+use sockjs_redis::{RedisBackend, RedisConfig};
+
+fn login_policy() -> Result<LoginPolicy, String> {
+    match std::env::var("CHAT_LOGIN_POLICY").as_deref() {
+        Err(_) | Ok("allow") => Ok(LoginPolicy::Allow),
+        Ok("replace") => Ok(LoginPolicy::ReplaceOlder),
+        Ok("refuse") => Ok(LoginPolicy::RefuseNewer),
+        Ok(other) => Err(format!(
+            "CHAT_LOGIN_POLICY={other:?}: expected allow, replace or refuse"
+        )),
+    }
+}
+
+/// The hub: in-process, or a node of the cluster named by `REDIS_URL` / `REDIS_CLUSTER`.
+async fn hub() -> Result<(Hub, Option<RedisBackend>), Box<dyn std::error::Error>> {
+    let Ok(url) = std::env::var("REDIS_URL") else {
+        return Ok((Hub::new(), None));
+    };
+    let mut config = RedisConfig::new(url);
+    config.cluster = std::env::var("REDIS_CLUSTER").unwrap_or_else(|_| "chat".into());
+    if let Ok(ttl) = std::env::var("REDIS_LIVENESS_TTL_SECS") {
+        let ttl: f64 = ttl.parse()?;
+        config.liveness_ttl = Duration::from_secs_f64(ttl);
+        config.refresh_interval = config.liveness_ttl / 3;
+    }
+    let redis = RedisBackend::connect(config).await?;
+    let hub = Hub::with_backend(redis.clone());
+    redis.wait_until_up(Duration::from_secs(5)).await;
+    tracing::info!(node = %hub.node(), "cluster mode: chat node joined the cluster");
+    Ok((hub, Some(redis)))
+}
+
+/// SIGINT, or SIGTERM on Unix.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -29,14 +94,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         config.sockjs_url = url;
     }
     let page = chat::page(&config.sockjs_url, "/chat");
-    let endpoint = chat::endpoint("/chat", config, token)?;
+    let (hub, redis) = hub().await?;
+    let endpoint =
+        chat::endpoint_with_policy("/chat", config, token, hub.clone(), login_policy()?)?;
+    let metrics_of = {
+        let (endpoint, redis) = (endpoint.clone(), redis.clone());
+        move || {
+            let mut text = endpoint.stats().to_prometheus("/chat");
+            text.push_str(&hub.stats().to_prometheus("/chat"));
+            if let Some(redis) = &redis {
+                text.push_str(&redis.stats().to_prometheus("/chat"));
+            }
+            text
+        }
+    };
     let bundle = bundle.map(bytes::Bytes::from);
     let fallback: Fallback = Arc::new(move |req| {
         let page = page.clone();
         let bundle = bundle.clone();
+        let metrics = (req.uri().path() == "/metrics").then(&metrics_of);
         Box::pin(async move {
             match (req.uri().path(), bundle) {
                 ("/", _) => respond(StatusCode::OK, "text/html; charset=utf-8", page),
+                ("/metrics", _) => respond(
+                    StatusCode::OK,
+                    "text/plain; version=0.0.4",
+                    metrics.unwrap_or_default(),
+                ),
                 ("/sockjs-client.js", Some(js)) => {
                     respond(StatusCode::OK, "application/javascript; charset=utf-8", js)
                 }
@@ -48,10 +132,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!("chat on http://{}/", listener.local_addr()?);
     tokio::select! {
         r = serve_hyper(listener, vec![endpoint.clone()], fallback) => r?,
-        _ = tokio::signal::ctrl_c() => {
+        _ = stop_signal() => {
             tracing::info!("shutting down");
-            endpoint.shutdown(std::time::Duration::from_secs(5)).await;
+            endpoint.shutdown(Duration::from_secs(5)).await;
         }
+    }
+    if let Some(redis) = redis {
+        redis.shutdown().await;
     }
     Ok(())
 }

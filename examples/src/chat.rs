@@ -11,18 +11,24 @@
 //! | server → client | `{"type":"message","from":"alice","text":"hello"}` |
 //! | server → client | `{"type":"system","text":"bob left (closed by the client)"}` |
 //!
-//! The presence list and the user lookup come from the endpoint's own session table
-//! ([`SockJs::sessions`], [`SockJs::sessions_of`]): the application keeps no list of its own.
+//! Everything is the endpoint's hub ([`Connection::hub`]): a user logs in with
+//! [`Connection::login`] and joins the `lobby` room, messages go to the room, the presence
+//! list is the hub's presence, and the admin's kick is [`Hub::kick_user`]. The application
+//! keeps no list of its own, and the same code works on several nodes once the hub has a
+//! cluster backend.
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::json;
+use sockjs_hyper::hub::{Hub, HubError, LoginPolicy};
 use sockjs_hyper::{Config, Connection, SockJs};
 
 /// The close code of a kicked user; sockjs-client reports it to `onclose` as is.
 pub const KICKED: u16 = 4001;
+
+/// The room every joined user is in.
+pub const ROOM: &str = "lobby";
 
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -43,34 +49,46 @@ pub fn endpoint(
     config: Config,
     admin_token: String,
 ) -> Result<SockJs, sockjs_hyper::Error> {
-    let slot: Arc<OnceLock<SockJs>> = Arc::default();
-    let for_handler = Arc::clone(&slot);
+    endpoint_with_hub(prefix, config, admin_token, Hub::new())
+}
+
+/// [`endpoint`] on a given hub (for example one with a cluster backend).
+pub fn endpoint_with_hub(
+    prefix: &str,
+    config: Config,
+    admin_token: String,
+    hub: Hub,
+) -> Result<SockJs, sockjs_hyper::Error> {
+    endpoint_with_policy(prefix, config, admin_token, hub, LoginPolicy::Allow)
+}
+
+/// [`endpoint_with_hub`] with a duplicate-login policy for the chat's users (the chat demo's
+/// `CHAT_LOGIN_POLICY`): a second tab of the same name replaces the first, or is refused.
+pub fn endpoint_with_policy(
+    prefix: &str,
+    config: Config,
+    admin_token: String,
+    hub: Hub,
+    policy: LoginPolicy,
+) -> Result<SockJs, sockjs_hyper::Error> {
     let admin_token: Arc<str> = admin_token.into();
-    let endpoint = SockJs::new(prefix, config, move |conn| {
-        let slot = Arc::clone(&for_handler);
-        let token = Arc::clone(&admin_token);
-        async move {
-            if let Some(chat) = slot.get() {
-                session(chat.clone(), conn, token).await;
-            }
-        }
-    })?;
-    let _ = slot.set(endpoint.clone());
-    Ok(endpoint)
+    SockJs::builder(prefix)
+        .config(config)
+        .hub(hub)
+        .login_policy(policy)
+        .build(move |conn| session(conn, Arc::clone(&admin_token)))
 }
 
-fn online(chat: &SockJs) -> Vec<String> {
-    let names: BTreeSet<String> = chat
-        .sessions()
-        .iter()
-        .filter(|s| !s.is_closed())
-        .filter_map(|s| s.user().map(|u| u.to_string()))
-        .collect();
-    names.into_iter().collect()
+/// Who is online (the hub's presence: users with at least one session).
+fn online(hub: &Hub) -> Vec<String> {
+    hub.presence().users().map(String::from).collect()
 }
 
-fn announce(chat: &SockJs, value: serde_json::Value) {
-    let _ = chat.broadcast(&value.to_string());
+/// Send to everyone in the room (on every node).
+fn announce(hub: &Hub, value: serde_json::Value) {
+    if let Err(e) = hub.send_to_room(ROOM, &value.to_string()) {
+        tracing::warn!(error = %e, "announcement not delivered everywhere");
+    }
 }
 
 fn valid_name(name: &str) -> bool {
@@ -81,7 +99,7 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
 }
 
-async fn session(chat: SockJs, mut conn: Connection, admin_token: Arc<str>) {
+async fn session(mut conn: Connection, admin_token: Arc<str>) {
     // The first message must be a join.
     let name = match conn
         .recv()
@@ -101,12 +119,19 @@ async fn session(chat: SockJs, mut conn: Connection, admin_token: Arc<str>) {
         }
         None => return,
     };
-    conn.set_user(Some(&name));
+    let hub = conn.hub().clone();
+    if let Err(e) = conn.login(&name).await {
+        tracing::info!(error = %e, "login refused");
+        return;
+    }
+    if conn.join(ROOM).is_err() {
+        return; // closed meanwhile
+    }
     announce(
-        &chat,
+        &hub,
         json!({"type": "system", "text": format!("{name} joined")}),
     );
-    announce(&chat, json!({"type": "presence", "users": online(&chat)}));
+    announce(&hub, json!({"type": "presence", "users": online(&hub)}));
 
     while let Some(raw) = conn.recv().await {
         let Ok(Incoming::Say { text }) = serde_json::from_str::<Incoming>(&raw) else {
@@ -119,33 +144,37 @@ async fn session(chat: SockJs, mut conn: Connection, admin_token: Arc<str>) {
                     .try_send(json!({"type": "error", "text": "only admin can kick"}).to_string());
                 continue;
             }
-            let sessions = chat.sessions_of(target.trim());
-            for s in &sessions {
-                s.close(KICKED, "Kicked by admin");
-            }
-            let text = format!(
-                "{} was kicked ({} session(s))",
-                target.trim(),
-                sessions.len()
-            );
-            announce(&chat, json!({"type": "system", "text": text}));
-            announce(&chat, json!({"type": "presence", "users": online(&chat)}));
+            let target = target.trim();
+            // Every session of the user, on every node; this node's are closed (and out of
+            // the presence) when the call returns.
+            let kicked = match hub.kick_user(target, KICKED, "Kicked by admin") {
+                Ok(d) => d.sent,
+                Err(HubError::Cluster { local, cause }) => {
+                    tracing::warn!(error = %cause, "kick reached this node only");
+                    local.sent
+                }
+                Err(e) => {
+                    let _ =
+                        conn.try_send(json!({"type": "error", "text": e.to_string()}).to_string());
+                    continue;
+                }
+            };
+            let text = format!("{target} was kicked ({kicked} session(s))");
+            announce(&hub, json!({"type": "system", "text": text}));
+            announce(&hub, json!({"type": "presence", "users": online(&hub)}));
             continue;
         }
-        announce(
-            &chat,
-            json!({"type": "message", "from": name, "text": text}),
-        );
+        announce(&hub, json!({"type": "message", "from": name, "text": text}));
     }
+    // The session has ended: it has left the room and the presence list already.
     let cause = conn
         .close_cause()
         .map_or_else(|| "gone".to_string(), |c| c.to_string());
-    conn.set_user(None);
     announce(
-        &chat,
+        &hub,
         json!({"type": "system", "text": format!("{name} left ({cause})")}),
     );
-    announce(&chat, json!({"type": "presence", "users": online(&chat)}));
+    announce(&hub, json!({"type": "presence", "users": online(&hub)}));
 }
 
 /// The chat page; it loads sockjs-client from `client_url` and connects to `prefix`.

@@ -193,23 +193,13 @@ pub struct Endpoints {
 pub fn endpoints(config: &Config, nested: bool) -> Result<Endpoints, sockjs_hyper::Error> {
     let p = |prefix: &'static str| if nested { "" } else { prefix };
     let echo = SockJs::new(p("/echo"), config.clone(), echo)?;
-    let broadcast = {
-        // The handler needs the endpoint itself to broadcast: hand it over once built.
-        let slot: Arc<std::sync::OnceLock<SockJs>> = Arc::default();
-        let for_handler = Arc::clone(&slot);
-        let endpoint = SockJs::new(p("/broadcast"), config.clone(), move |mut conn| {
-            let slot = Arc::clone(&for_handler);
-            async move {
-                while let Some(message) = conn.recv().await {
-                    if let Some(endpoint) = slot.get() {
-                        let _ = endpoint.broadcast(&message);
-                    }
-                }
-            }
-        })?;
-        let _ = slot.set(endpoint.clone());
-        endpoint
-    };
+    // The handler reaches its own endpoint from the connection to broadcast.
+    let broadcast = SockJs::new(p("/broadcast"), config.clone(), |mut conn| async move {
+        let endpoint = conn.endpoint();
+        while let Some(message) = conn.recv().await {
+            let _ = endpoint.broadcast(&message);
+        }
+    })?;
     let whoami = SockJs::new(p("/whoami"), config.clone(), whoami)?;
     Ok(Endpoints {
         echo,

@@ -564,3 +564,120 @@ async fn production_answers_new_connections_during_the_shutdown_drain() {
     // Then the listener is closed.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+/// The chat demo in cluster mode: two nodes (each its own hub with a Redis backend, as two
+/// processes started with `REDIS_URL` would be) sharing a real redis-server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_across_two_nodes_over_redis() {
+    use sockjs_hyper::hub::{Hub, LoginPolicy};
+    use sockjs_redis::{testing::RedisServer, RedisBackend, RedisConfig};
+
+    let redis = RedisServer::start().expect("redis-server (Debian package redis-server)");
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let mut config = RedisConfig::new(redis.url());
+        config.cluster = "chat-test".into();
+        let backend = RedisBackend::connect(config).await.unwrap();
+        let hub = Hub::with_backend(backend.clone());
+        assert!(backend.wait_until_up(Duration::from_secs(30)).await);
+        let endpoint = chat::endpoint_with_policy(
+            "/chat",
+            Config::default(),
+            "secret".into(),
+            hub.clone(),
+            LoginPolicy::ReplaceOlder,
+        )
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let fallback: sockjs_examples::Fallback = std::sync::Arc::new(|_req| {
+            Box::pin(async {
+                sockjs_examples::respond(hyper::StatusCode::NOT_FOUND, "text/plain", "")
+            })
+        });
+        tokio::spawn(serve_hyper(listener, vec![endpoint], fallback));
+        nodes.push((addr, hub));
+    }
+    async fn wait_for(what: &str, check: impl Fn() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !check() {
+            assert!(tokio::time::Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    async fn until(ws: &mut Ws, pred: impl Fn(&serde_json::Value) -> bool) {
+        loop {
+            let frame = recv(ws).await;
+            assert!(frame.starts_with('a'), "unexpected frame {frame}");
+            for v in messages(&frame) {
+                if pred(&serde_json::from_str(&v).unwrap()) {
+                    return;
+                }
+            }
+        }
+    }
+    let ((a, hub_a), (b, hub_b)) = (nodes[0].clone(), nodes[1].clone());
+
+    let mut admin = ws(a, "/chat").await;
+    send(
+        &mut admin,
+        r#"{"type":"join","name":"admin","token":"secret"}"#,
+    )
+    .await;
+    wait_for("node b sees the admin", || hub_b.online("admin") == 1).await;
+    let mut alice = ws(b, "/chat").await;
+    send(&mut alice, r#"{"type":"join","name":"alice"}"#).await;
+    // the online list spans both nodes
+    until(&mut alice, |v| {
+        v["type"] == "presence" && v["users"] == serde_json::json!(["admin", "alice"])
+    })
+    .await;
+    // a message on node b reaches node a
+    send(&mut alice, r#"{"type":"say","text":"hi from b"}"#).await;
+    until(&mut admin, |v| {
+        v["type"] == "message" && v["text"] == "hi from b"
+    })
+    .await;
+
+    // a second tab of alice on node a replaces the one on node b (4009)
+    let mut alice2 = ws(a, "/chat").await;
+    send(&mut alice2, r#"{"type":"join","name":"alice"}"#).await;
+    loop {
+        let frame = recv(&mut alice).await;
+        if frame.starts_with('c') {
+            assert_eq!(frame, "c[4009,\"Replaced by a newer session\"]");
+            break;
+        }
+    }
+    wait_for("one alice in the cluster", || {
+        hub_a.online("alice") == 1 && hub_b.online("alice") == 1
+    })
+    .await;
+
+    // the admin on node a kicks alice wherever she is
+    let mut alice3 = ws(b, "/chat").await;
+    send(&mut alice3, r#"{"type":"join","name":"alice"}"#).await;
+    loop {
+        let frame = recv(&mut alice2).await;
+        if frame.starts_with('c') {
+            assert_eq!(frame, "c[4009,\"Replaced by a newer session\"]");
+            break;
+        }
+    }
+    wait_for("node a sees alice's session on node b", || {
+        hub_a.online("alice") == 1 && hub_a.sessions_of("alice").is_empty()
+    })
+    .await;
+    send(&mut admin, r#"{"type":"say","text":"/kick alice"}"#).await;
+    loop {
+        let frame = recv(&mut alice3).await;
+        if frame.starts_with('c') {
+            assert_eq!(frame, "c[4001,\"Kicked by admin\"]");
+            break;
+        }
+    }
+    wait_for("alice offline everywhere", || {
+        hub_a.online("alice") == 0 && hub_b.online("alice") == 0
+    })
+    .await;
+}

@@ -7,6 +7,7 @@
 //! pseudo-random generator, where cargo-fuzz is not available.
 #![deny(missing_docs)]
 
+pub mod envelope;
 pub mod payload;
 pub mod route;
 pub mod session_ops;

@@ -261,3 +261,68 @@ fn session_ops() {
         |rng| rng.bytes(512),
     );
 }
+
+/// Near-valid envelopes: a valid encoding (of any kind), sometimes with one byte changed or
+/// cut short; or noise.
+fn envelope_input(rng: &mut Rng) -> Vec<u8> {
+    fn string(out: &mut Vec<u8>, rng: &mut Rng, max: usize) {
+        let s = rng.bytes(max);
+        let s = String::from_utf8_lossy(&s).into_owned();
+        out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+        out.extend_from_slice(s.as_bytes());
+    }
+    if rng.below(8) == 0 {
+        return rng.bytes(64);
+    }
+    let mut out = vec![1];
+    out.extend_from_slice(&rng.next().to_be_bytes());
+    out.extend_from_slice(&rng.next().to_be_bytes());
+    let kind = 1 + rng.below(5) as u8;
+    out.push(kind);
+    match kind {
+        1 | 3 => {
+            string(&mut out, rng, 12);
+            string(&mut out, rng, 24);
+        }
+        2 => {
+            string(&mut out, rng, 12);
+            let payload = rng.bytes(24);
+            out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+            out.extend_from_slice(&payload);
+        }
+        4 => {
+            string(&mut out, rng, 12);
+            out.extend_from_slice(&(rng.next() as u16).to_be_bytes());
+            string(&mut out, rng, 24);
+            let flags = rng.below(4) as u8;
+            out.push(flags);
+            if flags & 1 != 0 {
+                string(&mut out, rng, 8);
+            }
+            if flags & 2 != 0 {
+                for _ in 0..3 {
+                    out.extend_from_slice(&rng.next().to_be_bytes());
+                }
+            }
+        }
+        _ => string(&mut out, rng, 24),
+    }
+    match rng.below(4) {
+        0 => {
+            let i = rng.below(out.len());
+            out[i] = rng.next() as u8;
+        }
+        1 => out.truncate(rng.below(out.len())),
+        _ => {}
+    }
+    out
+}
+
+#[test]
+fn envelope_decode() {
+    drive(
+        "envelope_decode",
+        sockjs_fuzz::envelope::envelope_decode,
+        envelope_input,
+    );
+}

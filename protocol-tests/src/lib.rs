@@ -21,6 +21,24 @@
 //! `tests/` talk to it over TCP exactly as an external client would (or to any server given
 //! by `SOCKJS_URL`). [`spawn_endpoints`] serves a test's own endpoints (other limits, other
 //! applications) the same way.
+//!
+//! # Cluster mode (`--redis`)
+//!
+//! With [`ServerOptions::cluster`] (the binary's `--redis redis://HOST:PORT`), the server is
+//! one node of a cluster sharing that Redis (see the `sockjs-redis` crate), and only
+//! `/broadcast` changes:
+//!
+//! - it is **cluster-wide**: a message sent on any node reaches every `/broadcast` session on
+//!   every node, once, in order per sender node (the endpoint's hub has the Redis backend;
+//!   the other endpoints keep their own in-process hubs);
+//! - a session opened with `?user=NAME` in its URL (sockjs-client keeps a query string of its
+//!   base URL, e.g. `new SockJS("http://node/broadcast?user=alice")`) is logged in as `NAME`,
+//!   so it counts in the cluster's presence;
+//! - `GET /metrics` answers the Prometheus text of `/broadcast`'s endpoint, its hub (cluster
+//!   presence, cross-node traffic, gaps and duplicates per origin node) and the Redis backend
+//!   (`sockjs_redis_up`, outbox, reconnects, ...).
+//!
+//! Without it, nothing differs from the single-process server.
 #![deny(missing_docs)]
 
 pub mod js_number;
@@ -28,7 +46,7 @@ pub mod js_number;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -38,7 +56,9 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use sockjs_hyper::hub::Hub;
 use sockjs_hyper::{Config, Connection, ResponseBody, SockJs};
+use sockjs_redis::{RedisBackend, RedisConfig, RedisError};
 
 /// Options of the conformance server.
 #[derive(Clone, Debug)]
@@ -50,6 +70,40 @@ pub struct ServerOptions {
     /// How long a client may take to send a request head before its connection is dropped
     /// (slow-client protection, a hyper server setting).
     pub header_read_timeout: Duration,
+    /// Cluster mode: `/broadcast` spans every node of the cluster (see the crate docs).
+    pub cluster: Option<Cluster>,
+}
+
+/// A node's place in a cluster: the hub `/broadcast` uses, with its Redis backend.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    /// The hub, with the backend.
+    pub hub: Hub,
+    /// The backend (for `/metrics` and a clean shutdown).
+    pub redis: RedisBackend,
+}
+
+impl Cluster {
+    /// Connect to Redis with `config` and build the hub; waits (at most the connect timeout
+    /// again) until the node is registered, so that `/broadcast` spans the cluster from its
+    /// first session on.
+    pub async fn connect(config: RedisConfig) -> Result<Cluster, RedisError> {
+        let wait = config.connect_timeout;
+        let redis = RedisBackend::connect(config).await?;
+        let hub = Hub::with_backend(redis.clone());
+        if !redis.wait_until_up(wait).await {
+            tracing::warn!("not registered in the cluster yet; /broadcast is local until it is");
+        }
+        Ok(Cluster { hub, redis })
+    }
+
+    /// The Prometheus text of `endpoint` (the `/broadcast` endpoint), its hub and the backend.
+    pub fn metrics(&self, endpoint: &SockJs) -> String {
+        let mut out = endpoint.stats().to_prometheus(endpoint.prefix());
+        out.push_str(&self.hub.stats().to_prometheus(endpoint.prefix()));
+        out.push_str(&self.redis.stats().to_prometheus(endpoint.prefix()));
+        out
+    }
 }
 
 impl Default for ServerOptions {
@@ -58,6 +112,7 @@ impl Default for ServerOptions {
             heartbeat: Duration::from_secs(25),
             sockjs_url: sockjs_hyper::core::DEFAULT_SOCKJS_URL.into(),
             header_read_timeout: Duration::from_secs(30),
+            cluster: None,
         }
     }
 }
@@ -66,6 +121,7 @@ impl Default for ServerOptions {
 #[derive(Clone, Debug)]
 pub struct ConformanceApp {
     endpoints: Arc<Vec<SockJs>>,
+    cluster: Option<(Cluster, SockJs)>,
 }
 
 async fn echo(mut conn: Connection) {
@@ -105,15 +161,32 @@ async fn amplify(mut conn: Connection) {
     }
 }
 
-/// Every message to every open session of the endpoint, through the endpoint's own session
-/// table: a session is in it before its client receives `o`, so no early message is missed.
-async fn broadcast(endpoint: Arc<OnceLock<SockJs>>, mut conn: Connection) {
+/// Every message to every open session of the endpoint, through the endpoint's hub (its own
+/// here; with a cluster backend, every `/broadcast` session of every node): a hub broadcast
+/// goes through the endpoint's session table, where a session is before its client receives
+/// `o`, so no early message is missed.
+async fn broadcast(mut conn: Connection) {
+    let hub = conn.hub().clone();
     while let Some(message) = conn.recv().await {
-        if let Some(endpoint) = endpoint.get() {
-            // Never waits: a slow member is skipped rather than stalling the others.
-            let _ = endpoint.broadcast(&message);
+        // Never waits: a slow member is skipped rather than stalling the others.
+        let _ = hub.broadcast(&message);
+    }
+}
+
+/// `/broadcast` in cluster mode: as [`broadcast`], after logging the session in as the
+/// `user` of its URL's query string, if any.
+async fn cluster_broadcast(conn: Connection) {
+    let user = conn.request().uri.query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "user")
+            .map(|(_, v)| v.into_owned())
+    });
+    if let Some(user) = user {
+        if let Err(e) = conn.login(&user).await {
+            tracing::debug!(error = %e, "login refused");
         }
     }
+    broadcast(conn).await
 }
 
 impl ConformanceApp {
@@ -133,24 +206,31 @@ impl ConformanceApp {
         no_ws.websocket = false;
         let mut cookie = base.clone();
         cookie.cookie_needed = true;
-        let room: Arc<OnceLock<SockJs>> = Arc::default();
-        let for_handler = Arc::clone(&room);
-        let endpoints = vec![
+        let mut endpoints = vec![
             SockJs::new("/echo", echo_cfg, echo)?,
             SockJs::new("/disabled_websocket_echo", no_ws, echo)?,
             SockJs::new("/cookie_needed_echo", cookie, echo)?,
             SockJs::new("/close", base.clone(), close)?,
             SockJs::new("/ticker", base.clone(), ticker)?,
             SockJs::new("/amplify", base.clone(), amplify)?,
-            SockJs::new("/broadcast", base, move |conn| {
-                broadcast(Arc::clone(&for_handler), conn)
-            })?,
         ];
-        if let Some(endpoint) = endpoints.last() {
-            let _ = room.set(endpoint.clone());
-        }
+        let cluster = match &opts.cluster {
+            None => {
+                endpoints.push(SockJs::new("/broadcast", base, broadcast)?);
+                None
+            }
+            Some(cluster) => {
+                let endpoint = SockJs::builder("/broadcast")
+                    .config(base)
+                    .hub(cluster.hub.clone())
+                    .build(cluster_broadcast)?;
+                endpoints.push(endpoint.clone());
+                Some((cluster.clone(), endpoint))
+            }
+        };
         Ok(ConformanceApp {
             endpoints: Arc::new(endpoints),
+            cluster,
         })
     }
 
@@ -158,12 +238,22 @@ impl ConformanceApp {
     pub fn with_endpoints(endpoints: Vec<SockJs>) -> Self {
         ConformanceApp {
             endpoints: Arc::new(endpoints),
+            cluster: None,
         }
     }
 
     /// Answer one request: the endpoint whose prefix matches, else 404.
     pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
         let path = req.uri().path();
+        if let (Some((cluster, endpoint)), "/metrics") = (&self.cluster, path) {
+            let mut r =
+                Response::new(Full::new(Bytes::from(cluster.metrics(endpoint))).boxed_unsync());
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            return r;
+        }
         match self.endpoints.iter().find(|e| e.matches(path)) {
             Some(endpoint) => endpoint.with_peer_addr(peer).handle(req).await,
             None => {

@@ -4,7 +4,8 @@
 //! HTTP library: the frames and their JSON escaping ([`frame`]), how each transport wraps
 //! frames on the wire ([`framing`]), the URL grammar ([`Route`]), the per-session state
 //! machine ([`Session`]), the session registry ([`Registry`]), the `/info` and iframe bodies
-//! ([`info`]), and the configuration with the protocol's defaults ([`Config`]).
+//! ([`info`]), the configuration with the protocol's defaults ([`Config`]), and the
+//! vocabulary and wire format a hub uses to talk to other nodes ([`cluster`]).
 //!
 //! An I/O driver (such as `sockjs-hyper`) owns the sockets, the tasks and the timers. The
 //! contract between the two:
@@ -50,6 +51,7 @@
 #![deny(missing_docs)]
 
 pub mod close;
+pub mod cluster;
 mod config;
 pub mod frame;
 pub mod framing;

@@ -12,6 +12,9 @@ use http::{HeaderMap, Uri};
 use sockjs_core::{CloseCause, Transport};
 use tokio::sync::mpsc;
 
+use crate::endpoint::Endpoint;
+use crate::hub::{Hub, HubError, LoginError};
+use crate::service::SockJs;
 use crate::session::{Inbound, SessionHandle};
 
 /// What the request that opened the session carried.
@@ -109,6 +112,7 @@ pub struct Connection {
     /// The writing side; `Connection` delegates sending and closing to it.
     writer: ConnectionSender,
     inbound: mpsc::Receiver<Inbound>,
+    endpoint: Arc<Endpoint>,
 }
 
 impl fmt::Debug for Connection {
@@ -122,10 +126,15 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(session: Arc<SessionHandle>, inbound: mpsc::Receiver<Inbound>) -> Connection {
+    pub(crate) fn new(
+        session: Arc<SessionHandle>,
+        inbound: mpsc::Receiver<Inbound>,
+        endpoint: Arc<Endpoint>,
+    ) -> Connection {
         Connection {
             writer: ConnectionSender::new(session),
             inbound,
+            endpoint,
         }
     }
 
@@ -177,13 +186,58 @@ impl Connection {
         self.writer.request()
     }
 
-    /// Attach an application identity (a user id) to the session, or remove it with `None`;
-    /// [`SockJs::sessions_of`](crate::SockJs::sessions_of) finds a user's sessions by it.
-    pub fn set_user(&self, user: Option<&str>) {
-        self.writer.session.set_user(user.map(Arc::from));
+    /// The endpoint this session belongs to (to broadcast, list sessions, read statistics).
+    pub fn endpoint(&self) -> SockJs {
+        SockJs::from_endpoint(Arc::clone(&self.endpoint))
     }
 
-    /// The identity attached with [`Connection::set_user`].
+    /// The endpoint's hub: rooms, users, presence, cluster operations (see [`crate::hub`]).
+    pub fn hub(&self) -> &Hub {
+        self.writer.hub()
+    }
+
+    /// Join `room` (see [`Hub::send_to_room`]): `Ok(true)` if the session was not a member,
+    /// `Ok(false)` if it already was. O(1) whatever the room's size. The session leaves its
+    /// rooms by itself when it ends.
+    pub fn join(&self, room: &str) -> Result<bool, HubError> {
+        self.writer.join(room)
+    }
+
+    /// Leave `room`; false if the session was not a member.
+    pub fn leave(&self, room: &str) -> bool {
+        self.writer.leave(room)
+    }
+
+    /// The rooms the session is in, sorted.
+    pub fn rooms(&self) -> Vec<Arc<str>> {
+        self.writer.rooms()
+    }
+
+    /// Log the session in as `user`, applying the endpoint's
+    /// [`LoginPolicy`](crate::hub::LoginPolicy) (cluster-wide with a backend):
+    /// [`Allow`](crate::hub::LoginPolicy::Allow) logs in;
+    /// [`ReplaceOlder`](crate::hub::LoginPolicy::ReplaceOlder) logs in and closes the user's
+    /// older sessions on this endpoint with `4009`;
+    /// [`RefuseNewer`](crate::hub::LoginPolicy::RefuseNewer) closes this session with `4008`
+    /// and returns [`LoginError::Refused`] if the user already has one. The session then
+    /// counts in the user's presence and is found by [`Hub::sessions_of`],
+    /// [`Hub::send_to_user`] and [`Hub::kick_user`]. Logging in again as another user logs out
+    /// of the first.
+    pub async fn login(&self, user: &str) -> Result<(), LoginError> {
+        self.writer.login(user).await
+    }
+
+    /// Attach an application identity (a user id) to the session, or remove it with `None`
+    /// (log out). Like [`login`](Connection::login) with
+    /// [`LoginPolicy::Allow`](crate::hub::LoginPolicy::Allow) whatever the endpoint's policy:
+    /// the session enters the user index and presence, and no other session is replaced or
+    /// refused. A name that is empty or longer than 1024 bytes is ignored.
+    pub fn set_user(&self, user: Option<&str>) {
+        self.writer.set_user(user);
+    }
+
+    /// The identity the session is logged in as ([`login`](Connection::login),
+    /// [`set_user`](Connection::set_user)); `None` once it has closed.
     pub fn user(&self) -> Option<Arc<str>> {
         self.writer.user()
     }
@@ -309,9 +363,39 @@ impl ConnectionSender {
         &self.session.info
     }
 
-    /// The identity attached with [`Connection::set_user`].
+    /// See [`Connection::user`].
     pub fn user(&self) -> Option<Arc<str>> {
-        self.session.user()
+        self.session.member.user()
+    }
+
+    /// See [`Connection::set_user`].
+    pub fn set_user(&self, user: Option<&str>) {
+        self.session.member.set_user(&self.session, user);
+    }
+
+    /// See [`Connection::login`].
+    pub async fn login(&self, user: &str) -> Result<(), LoginError> {
+        self.session.member.login(&self.session, user).await
+    }
+
+    /// See [`Connection::hub`].
+    pub fn hub(&self) -> &Hub {
+        &self.session.member.hub
+    }
+
+    /// See [`Connection::join`].
+    pub fn join(&self, room: &str) -> Result<bool, HubError> {
+        self.session.member.join(&self.session, room)
+    }
+
+    /// See [`Connection::leave`].
+    pub fn leave(&self, room: &str) -> bool {
+        self.session.member.leave(room)
+    }
+
+    /// See [`Connection::rooms`].
+    pub fn rooms(&self) -> Vec<Arc<str>> {
+        self.session.member.rooms()
     }
 }
 

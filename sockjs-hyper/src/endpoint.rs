@@ -6,7 +6,8 @@
 //! the session for the HTTP transports (a websocket session's id may repeat, so websockets are
 //! not there); `live` holds every live session under an internal key and bounds their number.
 //! Both are touched when a session opens or ends and when an HTTP request looks its session
-//! up, never on a session's message path.
+//! up, never on a session's message path. The endpoint's [`Hub`] (its own, or one shared with
+//! other endpoints) holds rooms and users.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,12 +16,15 @@ use std::pin::Pin;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use sockjs_core::frame::EncodedMessage;
+use bytes::Bytes;
+use http::HeaderValue;
 use sockjs_core::{CloseCause, Config, Registry, Transport};
 use tokio::sync::{mpsc, Notify};
 use tracing::Instrument;
 
 use crate::connection::{Connection, ConnectionSender, RequestInfo, SendError};
+use crate::hub::users::EndpointTag;
+use crate::hub::{Hub, LoginPolicy, Member};
 use crate::session::{Counters, SessionHandle, SessionParams};
 use crate::stats::{EndpointCounters, Stats};
 use crate::transport::send::ByteBudget;
@@ -48,6 +52,12 @@ pub(crate) struct Endpoint {
     receivers: Arc<tokio::sync::Semaphore>,
     /// Bytes of send bodies held by all sessions (`max_send_bytes_per_endpoint`).
     pub(crate) send_bytes: ByteBudget,
+    /// Rooms, users, presence (shared with other endpoints or not).
+    pub(crate) hub: Hub,
+    /// What the hub knows of this endpoint (its id in the hub, prefix, login policy).
+    tag: Arc<EndpointTag>,
+    /// The iframe page and its ETag.
+    pub(crate) iframe: (Bytes, HeaderValue),
 }
 
 /// What a session is being created for.
@@ -84,8 +94,17 @@ pub struct BroadcastReport {
 }
 
 impl Endpoint {
-    pub(crate) fn new(prefix: String, config: Config, handler: Handler) -> Endpoint {
-        Endpoint {
+    /// The endpoint, registered with its hub.
+    pub(crate) fn new(
+        prefix: String,
+        config: Config,
+        handler: Handler,
+        hub: Hub,
+        policy: LoginPolicy,
+        iframe: (Bytes, HeaderValue),
+    ) -> Arc<Endpoint> {
+        let tag = hub.inner.endpoint_tag(&prefix, policy);
+        let endpoint = Arc::new(Endpoint {
             prefix,
             by_id: Registry::new(config.max_sessions),
             live: Registry::new(config.max_sessions),
@@ -98,13 +117,18 @@ impl Endpoint {
             send_bytes: ByteBudget::new(config.max_send_bytes_per_endpoint),
             config,
             handler,
-        }
+            hub,
+            tag,
+            iframe,
+        });
+        endpoint.hub.inner.register(&endpoint);
+        endpoint
     }
 
     /// Open a session: register it as live and build the application's connection. The
     /// handler is not started yet (see [`Endpoint::start`]).
     pub(crate) fn open(
-        &self,
+        self: &Arc<Self>,
         new: NewSession,
     ) -> Result<(Arc<SessionHandle>, Connection), OpenError> {
         if self.shutting_down.load(Ordering::Acquire) {
@@ -138,6 +162,7 @@ impl Endpoint {
             max_sends_in_flight: cfg.max_sends_in_flight,
             max_send_bytes: cfg.max_send_bytes_per_session,
             write_timeout: cfg.write_timeout,
+            member: Member::new(self.hub.clone(), Arc::clone(&self.tag)),
         });
         if self
             .live
@@ -155,7 +180,7 @@ impl Endpoint {
             self.discard(&session);
             return Err(OpenError::ShuttingDown);
         }
-        let connection = Connection::new(Arc::clone(&session), rx);
+        let connection = Connection::new(Arc::clone(&session), rx, Arc::clone(self));
         Ok((session, connection))
     }
 
@@ -227,6 +252,8 @@ impl Endpoint {
             return;
         }
         self.release_addr(session.info.remote_addr.map(|a| a.ip()));
+        // Closed sessions have left the hub already; this covers any other way of ending.
+        session.member.on_close();
         let cause = session.close_cause().unwrap_or(CloseCause::Interrupted);
         self.counters
             .retired(session.info.transport, &cause, session.counters());
@@ -285,24 +312,18 @@ impl Endpoint {
         if message.len() > self.config.max_message_size {
             return Err(SendError::TooLarge);
         }
-        let encoded = EncodedMessage::new(message);
-        let mut verbatim = None;
-        let mut report = BroadcastReport::default();
-        for session in self.live.snapshot() {
-            let m = if session.is_raw() {
-                verbatim
-                    .get_or_insert_with(|| EncodedMessage::verbatim(message))
-                    .clone()
-            } else {
-                encoded.clone()
-            };
-            match session.try_send_encoded(m) {
-                Ok(()) => report.sent += 1,
-                Err(SendError::Full) => report.full += 1,
-                Err(_) => report.closed += 1,
-            }
-        }
-        Ok(report)
+        let d = crate::hub::fan_out(self.live.snapshot().iter(), message);
+        Ok(BroadcastReport {
+            sent: d.sent,
+            full: d.full,
+            closed: d.closed + d.too_large,
+        })
+    }
+
+    /// The live sessions logged in as `user` (the hub's user index: O(1) in the number of
+    /// sessions).
+    pub(crate) fn sessions_of(&self, user: &str) -> Vec<Arc<SessionHandle>> {
+        self.hub.inner.user_sessions(user, Some(self.tag.id))
     }
 
     pub(crate) fn stats(&self) -> Stats {

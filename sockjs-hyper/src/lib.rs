@@ -111,22 +111,30 @@
 //! # }
 //! ```
 //!
-//! # Sessions, users and broadcast
+//! # Sessions, rooms, users and broadcast
 //!
-//! [`SockJs::sessions`] lists the live sessions, [`SockJs::session_count`] counts them, and a
-//! handler can attach an application identity with [`Connection::set_user`] so that
-//! [`SockJs::sessions_of`] finds a user's sessions (to kick them with a 4000-range code that
-//! sockjs-client reports to `onclose`). [`SockJs::broadcast`] encodes a message once and
-//! shares the bytes across sessions; a session whose queue is full is skipped, never waited
-//! for.
+//! [`SockJs::sessions`] lists the live sessions, [`SockJs::session_count`] counts them, and
+//! [`SockJs::broadcast`] encodes a message once and shares the bytes across sessions (a
+//! session whose queue is full is skipped, never waited for).
+//!
+//! Rooms, users and presence are the endpoint's [`hub`], reached from every handler with
+//! [`Connection::hub`] (and the endpoint itself with [`Connection::endpoint`]): a session
+//! joins rooms ([`Connection::join`]), logs in as a user ([`Connection::login`], with the
+//! endpoint's duplicate-login policy) and leaves both by itself when it ends.
+//! [`SockJs::sessions_of`] finds a user's sessions in O(1), to kick them with a 4000-range
+//! code that sockjs-client reports to `onclose`; [`Hub::kick_user`](hub::Hub::kick_user) does
+//! it on every node of a cluster.
 //!
 //! ```
-//! # fn kick(endpoint: &sockjs_hyper::SockJs) {
-//! for session in endpoint.sessions_of("mallory") {
-//!     session.close(4001, "Kicked by admin");
+//! # async fn handler(conn: sockjs_hyper::Connection) {
+//! let hub = conn.hub();
+//! if conn.login("mallory").await.is_ok() {
+//!     let _ = conn.join("lobby");
 //! }
-//! let report = endpoint.broadcast("mallory was kicked").unwrap();
-//! tracing::info!(sent = report.sent, skipped = report.full, "broadcast");
+//! let report = hub.send_to_room("lobby", "mallory is here").unwrap();
+//! tracing::info!(sent = report.sent, skipped = report.full, "room send");
+//! hub.kick_user("mallory", 4001, "Kicked by admin").unwrap();
+//! tracing::info!(online = ?hub.presence(), "who is online");
 //! # }
 //! ```
 //!
@@ -169,6 +177,7 @@ mod connection;
 mod endpoint;
 mod error;
 mod headers;
+pub mod hub;
 mod service;
 mod session;
 mod stats;
@@ -178,7 +187,7 @@ pub use body::ResponseBody;
 pub use connection::{Connection, ConnectionSender, RequestInfo, SendError};
 pub use endpoint::BroadcastReport;
 pub use error::Error;
-pub use service::SockJs;
+pub use service::{SockJs, SockJsBuilder};
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

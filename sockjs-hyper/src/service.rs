@@ -19,6 +19,7 @@ use crate::connection::{Connection, ConnectionSender, SendError};
 use crate::endpoint::{BroadcastReport, Endpoint, Handler};
 use crate::error::Error;
 use crate::headers;
+use crate::hub::{Hub, LoginPolicy};
 use crate::stats::Stats;
 use crate::transport;
 
@@ -30,7 +31,6 @@ use crate::transport;
 #[derive(Clone)]
 pub struct SockJs {
     pub(crate) endpoint: Arc<Endpoint>,
-    iframe: Arc<(Bytes, HeaderValue)>,
     peer: Option<SocketAddr>,
 }
 
@@ -65,20 +65,47 @@ impl SockJs {
         H: Fn(Connection) -> F + Send + Sync + 'static,
         F: Future<Output = ()> + Send + 'static,
     {
-        config.validate().map_err(Error::Config)?;
-        let prefix = prefix.trim_end_matches('/');
-        if !(prefix.is_empty() || prefix.starts_with('/')) || prefix.contains(['?', '#']) {
-            return Err(Error::InvalidPrefix(prefix.to_string()));
+        SockJs::builder(prefix).config(config).build(handler)
+    }
+
+    /// A builder for an endpoint under `prefix`: its configuration, a [`Hub`] shared with
+    /// other endpoints, and its duplicate-login policy.
+    ///
+    /// ```
+    /// use sockjs_hyper::hub::{Hub, LoginPolicy};
+    /// use sockjs_hyper::{Connection, SockJs};
+    ///
+    /// async fn handler(conn: Connection) { /* ... */ }
+    ///
+    /// let hub = Hub::new();
+    /// let chat = SockJs::builder("/chat")
+    ///     .hub(hub.clone())
+    ///     .login_policy(LoginPolicy::ReplaceOlder)
+    ///     .build(handler)
+    ///     .unwrap();
+    /// let notifications = SockJs::builder("/notifications").hub(hub.clone()).build(handler).unwrap();
+    /// // One hub: a user's sessions on both endpoints, one presence list, one broadcast.
+    /// assert_eq!(chat.hub().node(), notifications.hub().node());
+    /// ```
+    pub fn builder(prefix: &str) -> SockJsBuilder {
+        SockJsBuilder {
+            prefix: prefix.to_string(),
+            config: Config::default(),
+            hub: None,
+            policy: LoginPolicy::default(),
         }
-        let iframe = sockjs_core::info::iframe_page(&config.sockjs_url);
-        let iframe_etag = HeaderValue::from_str(&sockjs_core::info::etag(iframe.as_bytes()))
-            .map_err(|_| Error::InvalidPrefix(prefix.to_string()))?;
-        let handler: Handler = Arc::new(move |c| Box::pin(handler(c)));
-        Ok(SockJs {
-            endpoint: Arc::new(Endpoint::new(prefix.to_string(), config, handler)),
-            iframe: Arc::new((Bytes::from(iframe), iframe_etag)),
+    }
+
+    /// The endpoint's hub: rooms, users, presence, cluster operations.
+    pub fn hub(&self) -> &Hub {
+        &self.endpoint.hub
+    }
+
+    pub(crate) fn from_endpoint(endpoint: Arc<Endpoint>) -> SockJs {
+        SockJs {
+            endpoint,
             peer: None,
-        })
+        }
     }
 
     /// The prefix the endpoint is mounted under.
@@ -106,13 +133,15 @@ impl SockJs {
             .collect()
     }
 
-    /// The live sessions whose handler attached `user` with
-    /// [`Connection::set_user`](crate::Connection::set_user) (a scan of the live sessions).
+    /// The live sessions of this endpoint logged in as `user` (with
+    /// [`Connection::login`](crate::Connection::login) or
+    /// [`Connection::set_user`](crate::Connection::set_user)): a lookup in the hub's user
+    /// index, O(1) in the number of sessions. A session leaves the index when it closes. For
+    /// every endpoint sharing the hub, see [`Hub::sessions_of`].
     pub fn sessions_of(&self, user: &str) -> Vec<ConnectionSender> {
         self.endpoint
-            .sessions()
+            .sessions_of(user)
             .into_iter()
-            .filter(|s| s.user().as_deref() == Some(user))
             .map(Endpoint::sender)
             .collect()
     }
@@ -158,7 +187,6 @@ impl SockJs {
     pub fn with_peer_addr(&self, addr: SocketAddr) -> SockJs {
         SockJs {
             endpoint: Arc::clone(&self.endpoint),
-            iframe: Arc::clone(&self.iframe),
             peer: Some(addr),
         }
     }
@@ -234,7 +262,7 @@ impl SockJs {
     }
 
     fn iframe(&self, request: &http::HeaderMap) -> Response<ResponseBody> {
-        let (page, etag) = &*self.iframe;
+        let (page, etag) = &self.endpoint.iframe;
         let matches = request
             .get_all(header::IF_NONE_MATCH)
             .iter()
@@ -263,6 +291,69 @@ impl SockJs {
                 .insert(header::CONTENT_SECURITY_POLICY, csp);
         }
         resp
+    }
+}
+
+/// Builds a [`SockJs`] endpoint: see [`SockJs::builder`].
+#[derive(Debug)]
+pub struct SockJsBuilder {
+    prefix: String,
+    config: Config,
+    hub: Option<Hub>,
+    policy: LoginPolicy,
+}
+
+impl SockJsBuilder {
+    /// The endpoint's configuration (default [`Config::default`]).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The hub the endpoint uses (default: a hub of its own, in-process). Endpoints built
+    /// with clones of one hub share its rooms, users, presence and broadcasts.
+    pub fn hub(mut self, hub: Hub) -> Self {
+        self.hub = Some(hub);
+        self
+    }
+
+    /// What [`Connection::login`](crate::Connection::login) does with a second session of a
+    /// user on this endpoint (default [`LoginPolicy::Allow`]).
+    pub fn login_policy(mut self, policy: LoginPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The endpoint, running `handler` for every new session.
+    pub fn build<H, F>(self, handler: H) -> Result<SockJs, Error>
+    where
+        H: Fn(Connection) -> F + Send + Sync + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let SockJsBuilder {
+            prefix,
+            config,
+            hub,
+            policy,
+        } = self;
+        config.validate().map_err(Error::Config)?;
+        let prefix = prefix.trim_end_matches('/');
+        if !(prefix.is_empty() || prefix.starts_with('/')) || prefix.contains(['?', '#']) {
+            return Err(Error::InvalidPrefix(prefix.to_string()));
+        }
+        let iframe = sockjs_core::info::iframe_page(&config.sockjs_url);
+        let iframe_etag = HeaderValue::from_str(&sockjs_core::info::etag(iframe.as_bytes()))
+            .map_err(|_| Error::InvalidPrefix(prefix.to_string()))?;
+        let handler: Handler = Arc::new(move |c| Box::pin(handler(c)));
+        let endpoint = Endpoint::new(
+            prefix.to_string(),
+            config,
+            handler,
+            hub.unwrap_or_default(),
+            policy,
+            (Bytes::from(iframe), iframe_etag),
+        );
+        Ok(SockJs::from_endpoint(endpoint))
     }
 }
 

@@ -20,6 +20,7 @@ use sockjs_core::{AttachError, CloseCause, OverflowPolicy, ReceiveMode, Receiver
 use tokio::sync::{mpsc, Notify};
 
 use crate::connection::{RequestInfo, SendError};
+use crate::hub::Member;
 use crate::transport::send::{Batch, ByteBudget};
 
 /// A client message on its way to the application. A message of an HTTP send carries its
@@ -113,8 +114,6 @@ pub(crate) struct SessionState {
     /// that the application's `recv` ends after the messages already received.
     inbound: Option<mpsc::Sender<Inbound>>,
     cause: Option<CloseCause>,
-    /// The application's identity for the session (see `Connection::set_user`).
-    user: Option<Arc<str>>,
     out_messages: u64,
     out_bytes: u64,
     /// A streaming receiver that was handed a frame and has not come back for the next one
@@ -154,6 +153,7 @@ pub(crate) struct SessionParams {
     pub(crate) max_sends_in_flight: usize,
     pub(crate) max_send_bytes: usize,
     pub(crate) write_timeout: std::time::Duration,
+    pub(crate) member: Member,
 }
 
 /// One live session, shared by the receiver (request or websocket), the application's
@@ -189,6 +189,8 @@ pub(crate) struct SessionHandle {
     pub(crate) send_bytes: ByteBudget,
     /// How long a streaming receiver may sit on a frame without pulling the next.
     write_timeout: std::time::Duration,
+    /// The session's rooms and user in the hub.
+    pub(crate) member: Member,
 }
 
 impl SessionHandle {
@@ -198,7 +200,6 @@ impl SessionHandle {
                 core: p.core,
                 inbound: Some(p.inbound),
                 cause: None,
-                user: None,
                 out_messages: 0,
                 out_bytes: 0,
                 handed_off: None,
@@ -218,6 +219,7 @@ impl SessionHandle {
             sends: tokio::sync::Semaphore::new(p.max_sends_in_flight),
             send_bytes: ByteBudget::new(p.max_send_bytes),
             write_timeout: p.write_timeout,
+            member: p.member,
         })
     }
 
@@ -247,14 +249,6 @@ impl SessionHandle {
         }
     }
 
-    pub(crate) fn set_user(&self, user: Option<Arc<str>>) {
-        self.with(|s| s.user = user);
-    }
-
-    pub(crate) fn user(&self) -> Option<Arc<str>> {
-        self.with(|s| s.user.clone())
-    }
-
     fn encode(&self, message: &str) -> EncodedMessage {
         if self.raw {
             EncodedMessage::verbatim(message)
@@ -269,22 +263,26 @@ impl SessionHandle {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Run `f` on the state, then publish a close that `f` caused.
+    /// Run `f` on the state, then publish a close that `f` caused: the session leaves the
+    /// hub (its rooms, the user index), then the application's inbound queue ends, so that
+    /// by the time `Connection::recv` returns `None` the session is in no room any more.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut SessionState) -> R) -> R {
         let (r, closed) = {
             let mut state = self.lock();
             let r = f(&mut state);
             let closed = match state.core.take_close_event() {
                 Some(cause) => {
-                    state.inbound = None;
                     state.cause = Some(cause.clone());
-                    Some(cause)
+                    Some((cause, state.inbound.take()))
                 }
                 None => None,
             };
             (r, closed)
         };
-        if let Some(cause) = closed {
+        if let Some((cause, inbound)) = closed {
+            // Outside the session's lock: leaving takes the hub's shard locks.
+            self.member.on_close();
+            drop(inbound);
             self.span
                 .in_scope(|| tracing::info!(cause = cause.label(), %cause, "session closed"));
             self.space.notify_waiters();

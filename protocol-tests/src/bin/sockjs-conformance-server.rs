@@ -2,25 +2,45 @@
 //!
 //! ```text
 //! sockjs-conformance-server [--listen 127.0.0.1:8081] [--heartbeat-secs 25] [--sockjs-url URL]
+//!                           [--redis redis://HOST:PORT [--cluster NAME] [--liveness-ttl-secs 15]]
 //! ```
 //!
 //! Serves `/echo`, `/disabled_websocket_echo`, `/cookie_needed_echo`, `/close`, `/ticker`,
 //! `/broadcast` and `/amplify` (see the crate docs), over HTTP/1.1 and HTTP/2 with prior
 //! knowledge (h2c) on the same port, websockets over HTTP/2 (RFC 8441) included. Logs go to
 //! stderr; `RUST_LOG` sets the level (default `info`).
+//!
+//! With `--redis`, the server is a node of a cluster: `/broadcast` reaches every `/broadcast`
+//! session of every node started with the same Redis and `--cluster` (default
+//! `sockjs-conformance`), `?user=NAME` logs a session in (cluster presence), and `/metrics`
+//! serves Prometheus text. Redis must answer at start (else exit code 1). The liveness TTL
+//! bounds how long a killed node's users stay in the others' presence (TTL + TTL/3); the
+//! nodes refresh their key every TTL/3. SIGINT or SIGTERM leave the cluster cleanly.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sockjs_protocol_tests::{serve, ServerOptions};
+use sockjs_protocol_tests::{serve, Cluster, ServerOptions};
+use sockjs_redis::RedisConfig;
 
-const USAGE: &str =
-    "usage: sockjs-conformance-server [--listen ADDR:PORT] [--heartbeat-secs N] [--sockjs-url URL]";
+const USAGE: &str = "usage: sockjs-conformance-server [--listen ADDR:PORT] [--heartbeat-secs N] \
+[--sockjs-url URL] [--redis redis://HOST:PORT [--cluster NAME] [--liveness-ttl-secs N]]";
 
-fn parse_args() -> Result<(SocketAddr, ServerOptions), String> {
+fn positive_secs(flag: &str, v: &str) -> Result<Duration, String> {
+    let secs: f64 = v.parse().map_err(|e| format!("{flag} {v}: {e}"))?;
+    if !(secs > 0.0 && secs.is_finite()) {
+        return Err(format!("{flag} {v}: must be a positive number"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_args() -> Result<(SocketAddr, ServerOptions, Option<RedisConfig>), String> {
     let mut listen: SocketAddr = ([127, 0, 0, 1], 8081).into();
     let mut opts = ServerOptions::default();
+    let mut redis: Option<String> = None;
+    let mut cluster = "sockjs-conformance".to_string();
+    let mut ttl: Option<Duration> = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -30,21 +50,52 @@ fn parse_args() -> Result<(SocketAddr, ServerOptions), String> {
                 listen = v.parse().map_err(|e| format!("--listen {v}: {e}"))?;
             }
             "--heartbeat-secs" => {
-                let v = value("--heartbeat-secs")?;
-                let secs: f64 = v
-                    .parse()
-                    .map_err(|e| format!("--heartbeat-secs {v}: {e}"))?;
-                if !(secs > 0.0 && secs.is_finite()) {
-                    return Err(format!("--heartbeat-secs {v}: must be a positive number"));
-                }
-                opts.heartbeat = Duration::from_secs_f64(secs);
+                opts.heartbeat = positive_secs("--heartbeat-secs", &value("--heartbeat-secs")?)?;
             }
             "--sockjs-url" => opts.sockjs_url = value("--sockjs-url")?,
+            "--redis" => redis = Some(value("--redis")?),
+            "--cluster" => cluster = value("--cluster")?,
+            "--liveness-ttl-secs" => {
+                ttl = Some(positive_secs(
+                    "--liveness-ttl-secs",
+                    &value("--liveness-ttl-secs")?,
+                )?);
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
-    Ok((listen, opts))
+    let redis = match redis {
+        None if ttl.is_some() => return Err("--liveness-ttl-secs needs --redis".into()),
+        None => None,
+        Some(url) => {
+            let mut config = RedisConfig::new(url);
+            config.cluster = cluster;
+            if let Some(ttl) = ttl {
+                config.liveness_ttl = ttl;
+                config.refresh_interval = ttl / 3;
+            }
+            config.validate().map_err(|e| e.to_string())?;
+            Some(config)
+        }
+    };
+    Ok((listen, opts, redis))
+}
+
+/// SIGINT, or SIGTERM on Unix.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn main() -> ExitCode {
@@ -55,7 +106,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let (listen, opts) = match parse_args() {
+    let (listen, mut opts, redis) = match parse_args() {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("{message}");
@@ -73,12 +124,22 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
+        if let Some(config) = redis {
+            let cluster = Cluster::connect(config).await.map_err(std::io::Error::other)?;
+            tracing::info!(node = %cluster.hub.node(), "cluster mode: /broadcast spans the cluster");
+            opts.cluster = Some(cluster);
+        }
+        let cluster = opts.cluster.clone();
         let listener = tokio::net::TcpListener::bind(listen).await?;
         tracing::info!(addr = %listener.local_addr()?, "sockjs conformance server listening");
-        tokio::select! {
+        let r = tokio::select! {
             r = serve(listener, opts) => r,
-            _ = tokio::signal::ctrl_c() => Ok(()),
+            _ = stop_signal() => Ok(()),
+        };
+        if let Some(cluster) = cluster {
+            cluster.redis.shutdown().await;
         }
+        r
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
