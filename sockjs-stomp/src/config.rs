@@ -154,8 +154,10 @@ mod tests {
 
     #[test]
     fn zero_limits_are_rejected() {
-        let mut c = Config::default();
-        c.max_unacked = 0;
+        let c = Config {
+            max_unacked: 0,
+            ..Config::default()
+        };
         assert_eq!(c.validate(), Err(ConfigError::ZeroLimit("max_unacked")));
         let mut c = Config::default();
         c.limits.max_headers = 0;
@@ -163,8 +165,10 @@ mod tests {
             c.validate(),
             Err(ConfigError::ZeroLimit("limits.max_headers"))
         );
-        let mut c = Config::default();
-        c.connect_timeout = Duration::ZERO;
+        let c = Config {
+            connect_timeout: Duration::ZERO,
+            ..Config::default()
+        };
         assert!(c.validate().is_err());
     }
 
