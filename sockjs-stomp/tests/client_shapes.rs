@@ -13,6 +13,8 @@
 //! reaches the server as a lone surrogate, which SockJS decoding turns into U+FFFD.
 //! `String::from_utf16_lossy` does exactly that here.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use std::sync::Arc;
 use std::time::Instant;
 

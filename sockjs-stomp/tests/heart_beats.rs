@@ -5,6 +5,8 @@
 //! `poll_timeout()`, feed that input, drain the outputs. A client message due at the same
 //! instant as a deadline is handled first (it arrived in time).
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
