@@ -476,14 +476,17 @@ impl Session {
         }
         self.timers.received(now);
         self.decoder.push(message);
+        if self.state != State::Authenticating {
+            self.pump(now);
+        }
+        // What arrives while the authenticator decides (including the rest of the message
+        // that carried CONNECT) waits undecoded, up to one frame's limit.
         if self.state == State::Authenticating {
             let limit = self.config.limits.max_frame_size;
             if self.decoder.buffered() > limit {
                 self.error(now, SessionError::TooMuchBeforeConnected(limit), None);
             }
-            return;
         }
-        self.pump(now);
     }
 
     /// Input: the timer set from [`Session::poll_timeout`] fired (or any time; early calls

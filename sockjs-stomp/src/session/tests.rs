@@ -1029,3 +1029,23 @@ fn early_timeouts_do_nothing() {
     h.send("\n");
     assert!(h.outputs().is_empty());
 }
+
+#[test]
+fn input_after_connect_in_the_same_message_is_bounded_too() {
+    // Found by the stomp_session fuzz target: the rest of the message that carried CONNECT
+    // was held while authenticating without the bound.
+    let mut c = config();
+    c.limits.max_frame_size = 100;
+    let mut h = Harness::new(c);
+    h.send(&format!(
+        "CONNECT\naccept-version:1.2\n\n\0{}",
+        "x".repeat(101)
+    ));
+    let f = expect_error(&mut h, false);
+    assert!(f
+        .headers
+        .get("message")
+        .unwrap()
+        .contains("before CONNECTED"));
+    assert_eq!(h.session.buffered(), 0);
+}
