@@ -19,7 +19,11 @@
 //!   name, so the frame always stays well formed.
 //! * Client quirks to know about: @stomp/stompjs unescapes only on 1.2 sessions, and stompjs
 //!   2.3.3 (which negotiates 1.1) never does, so on 1.1 a header value with `:` or `\`
-//!   reaches such a page escaped (`\c`). Spring's encoder escapes the same way.
+//!   reaches such a page escaped (`\c`). Spring's encoder escapes the same way. And
+//!   @stomp/stompjs 7 unescapes with four replacements in a row (`\r`, `\n`, `\c`, then
+//!   `\\`), so a value holding a backslash followed by `c`, `n` or `r` (`a\c` → `a\\c` on
+//!   the wire) comes out as `a\:` in that client. Checked by
+//!   feeding this encoder's output to both libraries' parsers in Node.
 
 use crate::frame::{Command, Frame, Version};
 
