@@ -326,3 +326,39 @@ fn envelope_decode() {
         envelope_input,
     );
 }
+
+#[test]
+fn stomp_session() {
+    drive("stomp_session", sockjs_fuzz::stomp::stomp_session, |rng| {
+        rng.bytes(1024)
+    });
+}
+
+/// `stomp_session` on generated scenarios that reach connected sessions (random bytes
+/// rarely do).
+#[test]
+fn stomp_session_generated() {
+    let runs = (iterations() / 10).max(100);
+    let mut reached = [0usize; 7];
+    for i in 0..runs as u64 {
+        let c = sockjs_fuzz::stomp::run(&sockjs_fuzz::stomp::generated(i ^ seed()));
+        for (n, hit) in reached.iter_mut().zip([
+            c.connected,
+            c.messages > 0,
+            c.receipts > 0,
+            c.errors > 0,
+            c.acks > 0,
+            c.publishes > 0,
+            c.heart_beats > 0,
+        ]) {
+            *n += usize::from(hit);
+        }
+    }
+    // The generator must reach every part of the session (each in at least 0.5% of the
+    // scenarios), or this test checks little.
+    eprintln!("connected, MESSAGE, RECEIPT, ERROR, ACK, SEND, heart-beat: {reached:?} of {runs}");
+    assert!(
+        reached.iter().all(|&n| n * 200 >= runs),
+        "{reached:?} of {runs}"
+    );
+}

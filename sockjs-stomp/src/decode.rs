@@ -1,0 +1,807 @@
+//! The incremental frame decoder for what clients send.
+//!
+//! A client's frames arrive as SockJS messages: one message may carry several frames
+//! (separated by optional EOL heart-beats), and one frame may be split over several messages
+//! (@stomp/stompjs with `splitLargeFrames` cuts every 8192 UTF-16 code units, stompjs 2.3.3
+//! always cuts every 16 384; see the crate docs). [`Decoder::push`] appends a message and
+//! [`Decoder::next_item`] returns the complete items in order.
+//!
+//! Decoding is incremental: bytes already scanned are never scanned again, so a frame fed one
+//! byte per message costs linear time, and the buffer never holds more than one incomplete
+//! frame (at most [`Limits::max_frame_size`] bytes) plus the last message pushed.
+//!
+//! Rules (STOMP 1.0, 1.1 and 1.2):
+//!
+//! * lines end with LF or CR LF, in every version (both client libraries send LF);
+//! * an EOL between frames is a heart-beat ([`Item::HeartBeat`]);
+//! * a header line is split at its first colon (later colons belong to the value, which 1.0
+//!   clients and stompjs 2.3.3 send unescaped); nothing is trimmed;
+//! * header names and values are unescaped when the session's version is 1.1 (`\\`, `\n`,
+//!   `\c`) or 1.2 (also `\r`), except in `CONNECT`, `STOMP` and `CONNECTED` frames; any other
+//!   backslash sequence is an error, as both specs require;
+//! * with a `content-length` header (the first one counts) the body is exactly that many
+//!   bytes, which may include NULs, and must be followed by a NUL; without one the body ends
+//!   at the first NUL.
+
+use std::fmt;
+
+use crate::frame::{Command, Frame, Headers, Version};
+
+/// Bounds on what one client frame may contain. Every one is checked while bytes arrive, so
+/// an oversized frame is refused before it is buffered whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest frame, in bytes: command line, header lines and body. A frame split over
+    /// several SockJS messages is buffered up to this size. Default: 64 KiB, Spring's default
+    /// STOMP message size limit, so frontends written against Spring fit.
+    pub max_frame_size: usize,
+    /// Largest body, in bytes. A `content-length` above it is refused as soon as the header
+    /// is read. Default: 64 KiB.
+    pub max_body_size: usize,
+    /// Most header lines in one frame (repeated names counted). Default: 64.
+    pub max_headers: usize,
+    /// Longest command or header line, in bytes, before unescaping. Default: 8 KiB (room for a
+    /// bearer token in a `CONNECT` header).
+    pub max_header_line: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_frame_size: 64 * 1024,
+            max_body_size: 64 * 1024,
+            max_headers: 64,
+            max_header_line: 8 * 1024,
+        }
+    }
+}
+
+/// Why a client's bytes are not a valid frame. Every variant is fatal for the session: the
+/// server answers `ERROR` (its `message` header is this error's `Display`) and closes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The frame is larger than [`Limits::max_frame_size`].
+    FrameTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The body is larger than [`Limits::max_body_size`].
+    BodyTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The frame has more than [`Limits::max_headers`] header lines.
+    TooManyHeaders {
+        /// The limit.
+        limit: usize,
+    },
+    /// A command or header line is longer than [`Limits::max_header_line`].
+    HeaderLineTooLong {
+        /// The limit.
+        limit: usize,
+    },
+    /// The command line is not a STOMP command (the first 32 bytes of it, lossily decoded).
+    UnknownCommand(String),
+    /// A header line has no colon.
+    MalformedHeader,
+    /// A backslash in a header is not one of the version's escape sequences.
+    InvalidEscape,
+    /// The `content-length` header is not a decimal number.
+    InvalidContentLength,
+    /// The byte after a `content-length` body is not NUL.
+    MissingNul,
+    /// The bytes are not UTF-8 (cannot happen for input pushed as `&str`; kept so that no
+    /// input can panic the decoder).
+    InvalidUtf8,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::FrameTooLarge { limit } => {
+                write!(f, "frame larger than {limit} bytes")
+            }
+            DecodeError::BodyTooLarge { limit } => write!(f, "body larger than {limit} bytes"),
+            DecodeError::TooManyHeaders { limit } => {
+                write!(f, "more than {limit} headers in a frame")
+            }
+            DecodeError::HeaderLineTooLong { limit } => {
+                write!(f, "header line longer than {limit} bytes")
+            }
+            DecodeError::UnknownCommand(c) => write!(f, "unknown command {c:?}"),
+            DecodeError::MalformedHeader => f.write_str("header line without a colon"),
+            DecodeError::InvalidEscape => f.write_str("invalid escape sequence in a header"),
+            DecodeError::InvalidContentLength => f.write_str("invalid content-length header"),
+            DecodeError::MissingNul => {
+                f.write_str("frame body does not end with NUL after content-length bytes")
+            }
+            DecodeError::InvalidUtf8 => f.write_str("frame is not valid UTF-8"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// What the decoder found next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    /// An EOL between frames: the client's heart-beat.
+    HeartBeat,
+    /// A complete frame, headers unescaped.
+    Frame(Frame),
+}
+
+/// Where the decoder is inside the current frame.
+#[derive(Clone, Copy, Debug)]
+enum Stage {
+    /// Between frames: EOLs are heart-beats, anything else starts a command line.
+    Idle,
+    /// Reading the command line, which starts at `line_start`.
+    Command,
+    /// Reading header lines.
+    Headers(Command),
+    /// Reading the body, which starts at `line_start`.
+    Body(Command, Option<usize>),
+}
+
+/// The incremental decoder of client frames (see the [module docs](self)).
+///
+/// ```
+/// use sockjs_stomp::decode::{Decoder, Item, Limits};
+/// use sockjs_stomp::{Command, Version};
+///
+/// let mut decoder = Decoder::new(Limits::default());
+/// decoder.set_version(Some(Version::V1_2));
+/// decoder.push("SEND\ndestination:/app/a\\cb\ncontent-len");   // one frame in two messages
+/// assert_eq!(decoder.next_item(), Ok(None));
+/// decoder.push("gth:3\n\nhi\0\0\n");                            // a NUL inside the body
+/// let Ok(Some(Item::Frame(frame))) = decoder.next_item() else { panic!() };
+/// assert_eq!(frame.command, Command::Send);
+/// assert_eq!(frame.headers.get("destination"), Some("/app/a:b"));
+/// assert_eq!(frame.body, "hi\0");
+/// assert_eq!(decoder.next_item(), Ok(Some(Item::HeartBeat)));  // the EOL after the frame
+/// assert_eq!(decoder.next_item(), Ok(None));
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    limits: Limits,
+    version: Option<Version>,
+    buf: Vec<u8>,
+    /// Bytes before this offset are consumed.
+    frame_start: usize,
+    /// Start of the line (or body) being read.
+    line_start: usize,
+    /// Bytes before this offset were already searched for the current delimiter.
+    scan: usize,
+    stage: Stage,
+    headers: Headers,
+    failed: Option<DecodeError>,
+}
+
+impl Decoder {
+    /// An empty decoder. Until [`Decoder::set_version`] is called, headers are not unescaped
+    /// (the first frame of a session is `CONNECT`, which never is).
+    pub fn new(limits: Limits) -> Decoder {
+        Decoder {
+            limits,
+            version: None,
+            buf: Vec::new(),
+            frame_start: 0,
+            line_start: 0,
+            scan: 0,
+            stage: Stage::Idle,
+            headers: Headers::new(),
+            failed: None,
+        }
+    }
+
+    /// The limits this decoder enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Sets the negotiated version, which decides header unescaping for frames decoded from
+    /// now on.
+    pub fn set_version(&mut self, version: Option<Version>) {
+        self.version = version;
+    }
+
+    /// Appends one SockJS message. Nothing is decoded until [`Decoder::next_item`].
+    pub fn push(&mut self, message: &str) {
+        if self.failed.is_some() || message.is_empty() {
+            return;
+        }
+        self.compact();
+        self.buf.extend_from_slice(message.as_bytes());
+    }
+
+    /// Bytes held: the incomplete frame plus anything pushed and not decoded yet.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.frame_start
+    }
+
+    /// Whether the decoder is between frames with nothing buffered.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.stage, Stage::Idle) && self.buffered() == 0
+    }
+
+    /// The next complete item, `Ok(None)` when more bytes are needed. After an error the
+    /// decoder is spent: it returns the same error again and ignores further input.
+    pub fn next_item(&mut self) -> Result<Option<Item>, DecodeError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        match self.step() {
+            Ok(item) => {
+                if item.is_none() {
+                    self.compact();
+                }
+                Ok(item)
+            }
+            Err(e) => {
+                self.failed = Some(e.clone());
+                self.buf = Vec::new();
+                self.frame_start = 0;
+                self.line_start = 0;
+                self.scan = 0;
+                self.headers = Headers::new();
+                Err(e)
+            }
+        }
+    }
+
+    /// Drops consumed bytes, and the allocation with them when it grew for a large frame.
+    fn compact(&mut self) {
+        if self.frame_start == 0 {
+            return;
+        }
+        if self.frame_start == self.buf.len() {
+            self.buf.clear();
+            if self.buf.capacity() > 16 * 1024 {
+                self.buf = Vec::new();
+            }
+        } else {
+            self.buf.drain(..self.frame_start);
+        }
+        let shift = self.frame_start;
+        self.frame_start = 0;
+        self.line_start -= shift;
+        self.scan -= shift;
+    }
+
+    fn step(&mut self) -> Result<Option<Item>, DecodeError> {
+        loop {
+            match self.stage {
+                Stage::Idle => {
+                    let Some(&first) = self.buf.get(self.frame_start) else {
+                        return Ok(None);
+                    };
+                    let eol_len = match first {
+                        b'\n' => 1,
+                        b'\r' => match self.buf.get(self.frame_start + 1) {
+                            None => return Ok(None),
+                            Some(b'\n') => 2,
+                            Some(_) => 0,
+                        },
+                        _ => 0,
+                    };
+                    if eol_len > 0 {
+                        self.frame_start += eol_len;
+                        self.line_start = self.frame_start;
+                        self.scan = self.frame_start;
+                        return Ok(Some(Item::HeartBeat));
+                    }
+                    self.line_start = self.frame_start;
+                    self.scan = self.frame_start;
+                    self.stage = Stage::Command;
+                }
+                Stage::Command => {
+                    let Some((start, end)) = self.next_line()? else {
+                        return Ok(None);
+                    };
+                    let line = &self.buf[start..end];
+                    let command = Command::parse(line).ok_or_else(|| {
+                        let shown = &line[..line.len().min(32)];
+                        DecodeError::UnknownCommand(String::from_utf8_lossy(shown).into_owned())
+                    })?;
+                    self.stage = Stage::Headers(command);
+                }
+                Stage::Headers(command) => {
+                    let escaping = match self.version {
+                        Some(v) if v.escapes_headers() && !command.is_handshake() => Some(v),
+                        _ => None,
+                    };
+                    let limits_headers = self.limits.max_headers;
+                    let Some((start, end)) = self.next_line()? else {
+                        return Ok(None);
+                    };
+                    if start == end {
+                        let length = match self.headers.get("content-length") {
+                            None => None,
+                            Some(text) => Some(self.parse_content_length(text)?),
+                        };
+                        self.stage = Stage::Body(command, length);
+                        continue;
+                    }
+                    if self.headers.len() >= limits_headers {
+                        return Err(DecodeError::TooManyHeaders {
+                            limit: limits_headers,
+                        });
+                    }
+                    let line = &self.buf[start..end];
+                    let colon = line
+                        .iter()
+                        .position(|&b| b == b':')
+                        .ok_or(DecodeError::MalformedHeader)?;
+                    let name = unescape(&line[..colon], escaping)?;
+                    let value = unescape(&line[colon + 1..], escaping)?;
+                    self.headers.push(name, value);
+                }
+                Stage::Body(command, length) => {
+                    let body_start = self.line_start;
+                    let body_end = match length {
+                        Some(len) => {
+                            let end = body_start + len;
+                            if end + 1 - self.frame_start > self.limits.max_frame_size {
+                                return Err(DecodeError::FrameTooLarge {
+                                    limit: self.limits.max_frame_size,
+                                });
+                            }
+                            match self.buf.get(end) {
+                                None => return Ok(None),
+                                Some(0) => end,
+                                Some(_) => return Err(DecodeError::MissingNul),
+                            }
+                        }
+                        None => match memchr(0, &self.buf[self.scan..]) {
+                            Some(i) => self.scan + i,
+                            None => {
+                                self.scan = self.buf.len();
+                                let body_len = self.scan - body_start;
+                                if body_len > self.limits.max_body_size {
+                                    return Err(DecodeError::BodyTooLarge {
+                                        limit: self.limits.max_body_size,
+                                    });
+                                }
+                                self.check_frame_size(self.scan)?;
+                                return Ok(None);
+                            }
+                        },
+                    };
+                    if body_end - body_start > self.limits.max_body_size {
+                        return Err(DecodeError::BodyTooLarge {
+                            limit: self.limits.max_body_size,
+                        });
+                    }
+                    self.check_frame_size(body_end + 1)?;
+                    let body = String::from_utf8(self.buf[body_start..body_end].to_vec())
+                        .map_err(|_| DecodeError::InvalidUtf8)?;
+                    let headers = std::mem::take(&mut self.headers);
+                    self.frame_start = body_end + 1;
+                    self.line_start = self.frame_start;
+                    self.scan = self.frame_start;
+                    self.stage = Stage::Idle;
+                    return Ok(Some(Item::Frame(Frame {
+                        command,
+                        headers,
+                        body,
+                    })));
+                }
+            }
+        }
+    }
+
+    fn check_frame_size(&self, end: usize) -> Result<(), DecodeError> {
+        if end - self.frame_start > self.limits.max_frame_size {
+            Err(DecodeError::FrameTooLarge {
+                limit: self.limits.max_frame_size,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The byte range of the next complete line (without its EOL), or `None` when its end has
+    /// not arrived. Enforces the line-length and frame-size limits on partial lines too.
+    fn next_line(&mut self) -> Result<Option<(usize, usize)>, DecodeError> {
+        let max_line = self.limits.max_header_line;
+        match memchr(b'\n', &self.buf[self.scan..]) {
+            None => {
+                self.scan = self.buf.len();
+                // A trailing CR may still be the start of a CR LF: allow one byte for it.
+                if self.scan - self.line_start > max_line + 1 {
+                    return Err(DecodeError::HeaderLineTooLong { limit: max_line });
+                }
+                self.check_frame_size(self.scan)?;
+                Ok(None)
+            }
+            Some(i) => {
+                let newline = self.scan + i;
+                let mut end = newline;
+                if end > self.line_start && self.buf[end - 1] == b'\r' {
+                    end -= 1;
+                }
+                if end - self.line_start > max_line {
+                    return Err(DecodeError::HeaderLineTooLong { limit: max_line });
+                }
+                self.check_frame_size(newline + 1)?;
+                let start = self.line_start;
+                self.line_start = newline + 1;
+                self.scan = self.line_start;
+                Ok(Some((start, end)))
+            }
+        }
+    }
+
+    fn parse_content_length(&self, text: &str) -> Result<usize, DecodeError> {
+        if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(DecodeError::InvalidContentLength);
+        }
+        let len: u64 = text
+            .parse()
+            .map_err(|_| DecodeError::InvalidContentLength)?;
+        match usize::try_from(len) {
+            Ok(len) if len <= self.limits.max_body_size => Ok(len),
+            _ => Err(DecodeError::BodyTooLarge {
+                limit: self.limits.max_body_size,
+            }),
+        }
+    }
+}
+
+fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
+/// Unescapes a header name or value for `version` (`None`: no escaping).
+fn unescape(raw: &[u8], version: Option<Version>) -> Result<String, DecodeError> {
+    let text = std::str::from_utf8(raw).map_err(|_| DecodeError::InvalidUtf8)?;
+    let Some(version) = version else {
+        return Ok(text.to_owned());
+    };
+    if !text.contains('\\') {
+        return Ok(text.to_owned());
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => out.push('\\'),
+            Some('n') => out.push('\n'),
+            Some('c') => out.push(':'),
+            Some('r') if version >= Version::V1_2 => out.push('\r'),
+            _ => return Err(DecodeError::InvalidEscape),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(version: Option<Version>, chunks: &[&str]) -> Result<Vec<Item>, DecodeError> {
+        decode_with(Limits::default(), version, chunks)
+    }
+
+    fn decode_with(
+        limits: Limits,
+        version: Option<Version>,
+        chunks: &[&str],
+    ) -> Result<Vec<Item>, DecodeError> {
+        let mut d = Decoder::new(limits);
+        d.set_version(version);
+        let mut items = Vec::new();
+        for chunk in chunks {
+            d.push(chunk);
+            while let Some(item) = d.next_item()? {
+                items.push(item);
+            }
+        }
+        Ok(items)
+    }
+
+    fn frames(items: Vec<Item>) -> Vec<Frame> {
+        items
+            .into_iter()
+            .filter_map(|i| match i {
+                Item::Frame(f) => Some(f),
+                Item::HeartBeat => None,
+            })
+            .collect()
+    }
+
+    fn one(version: Option<Version>, input: &str) -> Result<Frame, DecodeError> {
+        let mut f = frames(decode_all(version, &[input])?);
+        assert_eq!(f.len(), 1, "{input:?}");
+        Ok(f.remove(0))
+    }
+
+    #[test]
+    fn connect_frame_as_stompjs_7_sends_it() {
+        let f = one(
+            None,
+            "CONNECT\naccept-version:1.2,1.1,1.0\nheart-beat:10000,10000\n\n\0",
+        )
+        .unwrap();
+        assert_eq!(f.command, Command::Connect);
+        assert_eq!(f.headers.get("accept-version"), Some("1.2,1.1,1.0"));
+        assert_eq!(f.headers.get("heart-beat"), Some("10000,10000"));
+        assert_eq!(f.body, "");
+    }
+
+    #[test]
+    fn crlf_and_lf_line_endings() {
+        let lf = one(None, "SEND\ndestination:/a\n\nbody\0").unwrap();
+        let crlf = one(None, "SEND\r\ndestination:/a\r\n\r\nbody\0").unwrap();
+        assert_eq!(lf, crlf);
+        assert_eq!(crlf.headers.get("destination"), Some("/a"));
+    }
+
+    #[test]
+    fn heart_beats_between_frames() {
+        let items = decode_all(None, &["\n", "\r\n", "SEND\n\n\0\n\nSEND\n\n\0", "\n"]).unwrap();
+        let kinds: Vec<bool> = items.iter().map(|i| *i == Item::HeartBeat).collect();
+        assert_eq!(kinds, [true, true, false, true, true, false, true]);
+    }
+
+    #[test]
+    fn a_cr_split_from_its_lf_waits_for_the_next_message() {
+        let items = decode_all(None, &["\r", "\n"]).unwrap();
+        assert_eq!(items, [Item::HeartBeat]);
+        let items = decode_all(None, &["SEND\r", "\ndest:x\r", "\n\r", "\nb\0"]).unwrap();
+        assert_eq!(frames(items)[0].headers.get("dest"), Some("x"));
+    }
+
+    #[test]
+    fn several_frames_in_one_message() {
+        let items = decode_all(
+            Some(Version::V1_2),
+            &["SUBSCRIBE\nid:0\ndestination:/topic/a\n\n\0SEND\ndestination:/app/x\ncontent-length:1\n\nz\0"],
+        )
+        .unwrap();
+        let f = frames(items);
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].command, Command::Subscribe);
+        assert_eq!(f[1].body, "z");
+    }
+
+    #[test]
+    fn content_length_body_may_contain_nul() {
+        let f = one(None, "SEND\ncontent-length:5\n\na\0b\0c\0").unwrap();
+        assert_eq!(f.body, "a\0b\0c");
+        // Without content-length, the body ends at the first NUL.
+        let items = decode_all(None, &["SEND\n\na\0"]).unwrap();
+        assert_eq!(frames(items)[0].body, "a");
+    }
+
+    #[test]
+    fn content_length_counts_utf8_bytes() {
+        // "é😀" is 2 + 4 bytes; stompjs computes content-length in UTF-8 bytes too.
+        let f = one(None, "SEND\ncontent-length:6\n\né😀\0").unwrap();
+        assert_eq!(f.body, "é😀");
+    }
+
+    #[test]
+    fn content_length_must_be_followed_by_nul() {
+        assert_eq!(
+            one(None, "SEND\ncontent-length:2\n\nabc\0"),
+            Err(DecodeError::MissingNul)
+        );
+    }
+
+    #[test]
+    fn invalid_content_length() {
+        for bad in [
+            "",
+            "-1",
+            "1 ",
+            " 1",
+            "0x10",
+            "1.0",
+            "99999999999999999999999",
+        ] {
+            let input = format!("SEND\ncontent-length:{bad}\n\n\0");
+            let err = one(None, &input).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    DecodeError::InvalidContentLength | DecodeError::BodyTooLarge { .. }
+                ),
+                "{bad:?}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn first_content_length_wins() {
+        let f = one(None, "SEND\ncontent-length:1\ncontent-length:3\n\na\0").unwrap();
+        assert_eq!(f.body, "a");
+    }
+
+    #[test]
+    fn escaping_1_2() {
+        let f = one(
+            Some(Version::V1_2),
+            "SEND\nde\\cst:a\\nb\\rc\\\\d\\ce\nx:y:z\n\n\0",
+        )
+        .unwrap();
+        assert_eq!(f.headers.get("de:st"), Some("a\nb\rc\\d:e"));
+        // A raw colon in a value is kept (stompjs 2.3.3 never escapes).
+        assert_eq!(f.headers.get("x"), Some("y:z"));
+        assert_eq!(
+            one(Some(Version::V1_2), "SEND\na:\\t\n\n\0"),
+            Err(DecodeError::InvalidEscape)
+        );
+        assert_eq!(
+            one(Some(Version::V1_2), "SEND\na:b\\\n\n\0"),
+            Err(DecodeError::InvalidEscape)
+        );
+    }
+
+    #[test]
+    fn escaping_1_1_has_no_cr_escape() {
+        let f = one(Some(Version::V1_1), "SEND\na:\\n\\c\\\\\n\n\0").unwrap();
+        assert_eq!(f.headers.get("a"), Some("\n:\\"));
+        assert_eq!(
+            one(Some(Version::V1_1), "SEND\na:\\r\n\n\0"),
+            Err(DecodeError::InvalidEscape)
+        );
+    }
+
+    #[test]
+    fn no_escaping_in_1_0_or_handshake_frames() {
+        let raw = "a\\nb\\c";
+        let f = one(Some(Version::V1_0), &format!("SEND\nh:{raw}\n\n\0")).unwrap();
+        assert_eq!(f.headers.get("h"), Some(raw));
+        for command in ["CONNECT", "STOMP", "CONNECTED"] {
+            let f = one(Some(Version::V1_2), &format!("{command}\nh:{raw}\n\n\0")).unwrap();
+            assert_eq!(f.headers.get("h"), Some(raw), "{command}");
+        }
+        // Before a version is negotiated nothing is unescaped either.
+        let f = one(None, &format!("SEND\nh:{raw}\n\n\0")).unwrap();
+        assert_eq!(f.headers.get("h"), Some(raw));
+    }
+
+    #[test]
+    fn malformed_frames() {
+        assert!(matches!(
+            one(None, "FOO\n\n\0"),
+            Err(DecodeError::UnknownCommand(c)) if c == "FOO"
+        ));
+        assert!(matches!(
+            one(None, "send\n\n\0"),
+            Err(DecodeError::UnknownCommand(_))
+        ));
+        assert!(matches!(
+            one(None, "\0\n"),
+            Err(DecodeError::UnknownCommand(_))
+        ));
+        assert_eq!(
+            one(None, "SEND\nnocolon\n\n\0"),
+            Err(DecodeError::MalformedHeader)
+        );
+    }
+
+    #[test]
+    fn errors_are_sticky() {
+        let mut d = Decoder::new(Limits::default());
+        d.push("BAD\n");
+        assert!(d.next_item().is_err());
+        d.push("\n");
+        assert!(d.next_item().is_err());
+        assert_eq!(d.buffered(), 0);
+    }
+
+    fn small() -> Limits {
+        Limits {
+            max_frame_size: 48,
+            max_body_size: 16,
+            max_headers: 2,
+            max_header_line: 20,
+        }
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let err = decode_with(small(), None, &["SEND\na:1\nb:2\nc:3\n\n\0"]).unwrap_err();
+        assert_eq!(err, DecodeError::TooManyHeaders { limit: 2 });
+        let long = format!("SEND\na:{}\n\n\0", "x".repeat(30));
+        let err = decode_with(small(), None, &[&long]).unwrap_err();
+        assert_eq!(err, DecodeError::HeaderLineTooLong { limit: 20 });
+        let err = decode_with(small(), None, &["SEND\ncontent-length:17\n\n"]).unwrap_err();
+        assert_eq!(err, DecodeError::BodyTooLarge { limit: 16 });
+        let err = decode_with(small(), None, &["SEND\n\n", &"x".repeat(17)]).unwrap_err();
+        assert_eq!(err, DecodeError::BodyTooLarge { limit: 16 });
+        let many = "SEND\na:12345678901234\nb:12345678901234\n\n";
+        let err = decode_with(small(), None, &[many, "0123456789012345\0"]).unwrap_err();
+        assert_eq!(err, DecodeError::FrameTooLarge { limit: 48 });
+        // Exactly at the limits is fine.
+        let exact = format!("SEND\na:{}\nb:1\n\n{}\0", "x".repeat(18), "y".repeat(16));
+        assert_eq!(exact.len(), 48);
+        let ok = decode_with(small(), None, &[&exact]).unwrap();
+        assert_eq!(frames(ok)[0].body.len(), 16);
+    }
+
+    #[test]
+    fn partial_lines_are_bounded_before_their_end_arrives() {
+        let mut d = Decoder::new(small());
+        d.push("SEND\na:");
+        assert_eq!(d.next_item(), Ok(None));
+        d.push(&"x".repeat(100));
+        assert_eq!(
+            d.next_item(),
+            Err(DecodeError::HeaderLineTooLong { limit: 20 })
+        );
+        let mut d = Decoder::new(small());
+        d.push(&"S".repeat(100));
+        assert_eq!(
+            d.next_item(),
+            Err(DecodeError::HeaderLineTooLong { limit: 20 })
+        );
+    }
+
+    #[test]
+    fn a_declared_length_beyond_the_frame_limit_fails_before_the_body_arrives() {
+        let limits = Limits {
+            max_frame_size: 32,
+            ..Limits::default()
+        };
+        let mut d = Decoder::new(limits);
+        d.push("SEND\ncontent-length:100\n\n");
+        assert_eq!(d.next_item(), Err(DecodeError::FrameTooLarge { limit: 32 }));
+    }
+
+    /// Splitting the same bytes at every possible point gives the same items.
+    #[test]
+    fn chunking_does_not_change_the_result() {
+        let input = "\nSEND\r\ndestination:/a\\cb\r\ncontent-length:4\r\n\r\né\0x\0\n\nSUBSCRIBE\nid:1\n\n\0\r\n";
+        let whole = decode_all(Some(Version::V1_2), &[input]).unwrap();
+        assert_eq!(frames(whole.clone()).len(), 2);
+        let boundaries: Vec<usize> = (0..=input.len())
+            .filter(|&i| input.is_char_boundary(i))
+            .collect();
+        for &a in &boundaries {
+            for &b in boundaries.iter().filter(|&&b| b >= a) {
+                let parts = [&input[..a], &input[a..b], &input[b..]];
+                assert_eq!(
+                    decode_all(Some(Version::V1_2), &parts).unwrap(),
+                    whole,
+                    "split at {a} and {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn one_byte_per_message_is_linear_and_bounded() {
+        let body = "x".repeat(60 * 1024);
+        let input = format!("SEND\ndestination:/a\n\n{body}\0");
+        let mut d = Decoder::new(Limits::default());
+        let mut got = None;
+        for (i, c) in input.char_indices() {
+            d.push(&input[i..i + c.len_utf8()]);
+            assert!(d.buffered() <= Limits::default().max_frame_size + 1);
+            if let Some(Item::Frame(f)) = d.next_item().unwrap() {
+                got = Some(f);
+            }
+        }
+        assert_eq!(got.map(|f| f.body.len()), Some(body.len()));
+        assert!(d.is_idle());
+    }
+
+    #[test]
+    fn buffer_shrinks_after_a_large_frame() {
+        let mut d = Decoder::new(Limits::default());
+        d.push(&format!("SEND\n\n{}\0", "x".repeat(50_000)));
+        assert!(matches!(d.next_item(), Ok(Some(Item::Frame(_)))));
+        assert_eq!(d.next_item(), Ok(None));
+        assert!(d.buf.capacity() <= 16 * 1024);
+    }
+}

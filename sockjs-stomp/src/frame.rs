@@ -1,0 +1,373 @@
+//! STOMP vocabulary: protocol versions, commands, headers and frames.
+
+use std::fmt;
+
+/// A STOMP protocol version.
+///
+/// The order is the order of preference: when a client accepts several versions the highest
+/// one wins ([`Version::negotiate`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Version {
+    /// STOMP 1.0: no header escaping, no heart-beating, `SUBSCRIBE` ids optional.
+    V1_0,
+    /// STOMP 1.1: header escaping (`\\`, `\n`, `\c`), heart-beating, `NACK`.
+    V1_1,
+    /// STOMP 1.2: adds the `\r` escape, CRLF line endings and the `ack` header on `MESSAGE`.
+    V1_2,
+}
+
+impl Version {
+    /// Every version this crate speaks, lowest first.
+    pub const ALL: [Version; 3] = [Version::V1_0, Version::V1_1, Version::V1_2];
+
+    /// The version as written in `accept-version` and `version` headers (`"1.2"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::V1_0 => "1.0",
+            Version::V1_1 => "1.1",
+            Version::V1_2 => "1.2",
+        }
+    }
+
+    /// Parses `"1.0"`, `"1.1"` or `"1.2"` (surrounding spaces allowed).
+    pub fn parse(text: &str) -> Option<Version> {
+        match text.trim() {
+            "1.0" => Some(Version::V1_0),
+            "1.1" => Some(Version::V1_1),
+            "1.2" => Some(Version::V1_2),
+            _ => None,
+        }
+    }
+
+    /// Picks the session's version from a `CONNECT` frame's `accept-version` header: absent
+    /// means 1.0 (the spec's rule), otherwise the highest listed version this crate speaks;
+    /// `None` when the client lists none of them (the server then answers `ERROR`).
+    ///
+    /// ```
+    /// use sockjs_stomp::Version;
+    /// assert_eq!(Version::negotiate(None), Some(Version::V1_0));
+    /// assert_eq!(Version::negotiate(Some("1.2,1.1,1.0")), Some(Version::V1_2)); // @stomp/stompjs
+    /// assert_eq!(Version::negotiate(Some("1.1,1.0")), Some(Version::V1_1));     // stompjs 2.3.3
+    /// assert_eq!(Version::negotiate(Some("2.0")), None);
+    /// ```
+    pub fn negotiate(accept_version: Option<&str>) -> Option<Version> {
+        match accept_version {
+            None => Some(Version::V1_0),
+            Some(list) => list.split(',').filter_map(Version::parse).max(),
+        }
+    }
+
+    /// Whether header names and values are escaped in this version (1.1 and 1.2; never in
+    /// `CONNECT`, `STOMP` and `CONNECTED` frames, see [`Command::is_handshake`]).
+    pub fn escapes_headers(self) -> bool {
+        self >= Version::V1_1
+    }
+
+    /// Whether this version has heart-beating (1.1 and 1.2).
+    pub fn has_heart_beats(self) -> bool {
+        self >= Version::V1_1
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A STOMP command: the first line of a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Command {
+    /// Client: open a session.
+    Connect,
+    /// Client: open a session (1.1+ alias of `CONNECT`).
+    Stomp,
+    /// Client: publish to a destination.
+    Send,
+    /// Client: subscribe to a destination.
+    Subscribe,
+    /// Client: end a subscription.
+    Unsubscribe,
+    /// Client: acknowledge a message.
+    Ack,
+    /// Client: reject a message (1.1+).
+    Nack,
+    /// Client: start a transaction.
+    Begin,
+    /// Client: commit a transaction.
+    Commit,
+    /// Client: roll back a transaction.
+    Abort,
+    /// Client: end the session.
+    Disconnect,
+    /// Server: the session is open.
+    Connected,
+    /// Server: a message on a subscription.
+    Message,
+    /// Server: a frame that asked for a receipt was processed.
+    Receipt,
+    /// Server: something went wrong; the server closes the connection after it.
+    Error,
+}
+
+impl Command {
+    /// Every command, client commands first.
+    pub const ALL: [Command; 15] = [
+        Command::Connect,
+        Command::Stomp,
+        Command::Send,
+        Command::Subscribe,
+        Command::Unsubscribe,
+        Command::Ack,
+        Command::Nack,
+        Command::Begin,
+        Command::Commit,
+        Command::Abort,
+        Command::Disconnect,
+        Command::Connected,
+        Command::Message,
+        Command::Receipt,
+        Command::Error,
+    ];
+
+    /// The command as written on the wire (`"SEND"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Command::Connect => "CONNECT",
+            Command::Stomp => "STOMP",
+            Command::Send => "SEND",
+            Command::Subscribe => "SUBSCRIBE",
+            Command::Unsubscribe => "UNSUBSCRIBE",
+            Command::Ack => "ACK",
+            Command::Nack => "NACK",
+            Command::Begin => "BEGIN",
+            Command::Commit => "COMMIT",
+            Command::Abort => "ABORT",
+            Command::Disconnect => "DISCONNECT",
+            Command::Connected => "CONNECTED",
+            Command::Message => "MESSAGE",
+            Command::Receipt => "RECEIPT",
+            Command::Error => "ERROR",
+        }
+    }
+
+    /// Parses a command line (case-sensitive, as the spec says).
+    pub fn parse(line: &[u8]) -> Option<Command> {
+        Command::ALL
+            .into_iter()
+            .find(|c| c.as_str().as_bytes() == line)
+    }
+
+    /// Whether clients send this command (as opposed to servers).
+    pub fn is_client_command(self) -> bool {
+        !matches!(
+            self,
+            Command::Connected | Command::Message | Command::Receipt | Command::Error
+        )
+    }
+
+    /// `CONNECT`, `STOMP` and `CONNECTED`: the frames whose headers are never escaped, so
+    /// that 1.0 peers can read them before a version is agreed.
+    pub fn is_handshake(self) -> bool {
+        matches!(self, Command::Connect | Command::Stomp | Command::Connected)
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A frame's headers in wire order, repeated names kept.
+///
+/// [`Headers::get`] returns the first occurrence, which is the one that counts ("only the
+/// first header entry SHOULD be used", STOMP 1.1 and 1.2); the later ones stay visible through
+/// [`Headers::iter`].
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    /// No headers.
+    pub fn new() -> Headers {
+        Headers(Vec::new())
+    }
+
+    /// The value of the first header called `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Appends a header (after any existing one of the same name, which keeps precedence).
+    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.push((name.into(), value.into()));
+    }
+
+    /// Removes every header called `name`.
+    pub fn remove(&mut self, name: &str) {
+        self.0.retain(|(n, _)| n != name);
+    }
+
+    /// All headers in wire order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// Number of header lines (repeated names counted).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no headers.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Bytes of names and values (a measure for memory bounds).
+    pub fn byte_len(&self) -> usize {
+        self.0.iter().map(|(n, v)| n.len() + v.len()).sum()
+    }
+}
+
+impl<N: Into<String>, V: Into<String>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Headers {
+        Headers(
+            iter.into_iter()
+                .map(|(n, v)| (n.into(), v.into()))
+                .collect(),
+        )
+    }
+}
+
+/// Header names whose values are secrets: [`Headers`]' `Debug` output shows them as `<redacted>`
+/// so that logging a frame never logs a password.
+const SECRET_HEADERS: [&str; 2] = ["passcode", "authorization"];
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        for (name, value) in &self.0 {
+            if SECRET_HEADERS
+                .iter()
+                .any(|secret| name.eq_ignore_ascii_case(secret))
+            {
+                list.entry(&(name, "<redacted>"));
+            } else {
+                list.entry(&(name, value));
+            }
+        }
+        list.finish()
+    }
+}
+
+/// One STOMP frame: a command, headers (unescaped) and a body.
+///
+/// The body is text: frames travel in SockJS messages, which are strings, so a body is always
+/// valid UTF-8 (it may contain NUL characters when the frame has a `content-length`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// The command.
+    pub command: Command,
+    /// The headers, unescaped.
+    pub headers: Headers,
+    /// The body.
+    pub body: String,
+}
+
+impl Frame {
+    /// A frame with no headers and an empty body.
+    pub fn new(command: Command) -> Frame {
+        Frame {
+            command,
+            headers: Headers::new(),
+            body: String::new(),
+        }
+    }
+
+    /// Appends a header (builder style).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Frame {
+        self.headers.push(name, value);
+        self
+    }
+
+    /// Sets the body (builder style).
+    pub fn body(mut self, body: impl Into<String>) -> Frame {
+        self.body = body.into();
+        self
+    }
+
+    /// Sets the body and a matching `content-length` header (builder style).
+    pub fn body_with_length(self, body: impl Into<String>) -> Frame {
+        let body = body.into();
+        let len = body.len();
+        self.header("content-length", len.to_string()).body(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiation_prefers_the_highest_common_version() {
+        assert_eq!(Version::negotiate(None), Some(Version::V1_0));
+        assert_eq!(Version::negotiate(Some("1.0")), Some(Version::V1_0));
+        assert_eq!(Version::negotiate(Some("1.0,1.1")), Some(Version::V1_1));
+        assert_eq!(Version::negotiate(Some("1.1, 1.2")), Some(Version::V1_2));
+        assert_eq!(Version::negotiate(Some("1.2,3.0")), Some(Version::V1_2));
+        assert_eq!(Version::negotiate(Some("")), None);
+        assert_eq!(Version::negotiate(Some("1.3,0.9")), None);
+    }
+
+    #[test]
+    fn escaping_and_heart_beats_start_with_1_1() {
+        assert!(!Version::V1_0.escapes_headers());
+        assert!(Version::V1_1.escapes_headers());
+        assert!(Version::V1_2.escapes_headers());
+        assert!(!Version::V1_0.has_heart_beats());
+        assert!(Version::V1_1.has_heart_beats());
+    }
+
+    #[test]
+    fn commands_round_trip_and_are_case_sensitive() {
+        for c in Command::ALL {
+            assert_eq!(Command::parse(c.as_str().as_bytes()), Some(c));
+        }
+        assert_eq!(Command::parse(b"send"), None);
+        assert_eq!(Command::parse(b"SEND "), None);
+        assert_eq!(Command::parse(b""), None);
+        assert!(Command::Send.is_client_command());
+        assert!(!Command::Message.is_client_command());
+        assert!(Command::Stomp.is_handshake());
+        assert!(!Command::Send.is_handshake());
+    }
+
+    #[test]
+    fn first_repeated_header_wins() {
+        let mut h = Headers::new();
+        h.push("foo", "World");
+        h.push("foo", "I am");
+        assert_eq!(h.get("foo"), Some("World"));
+        assert_eq!(h.iter().count(), 2);
+        h.remove("foo");
+        assert!(h.is_empty());
+    }
+
+    #[test]
+    fn debug_output_redacts_secrets() {
+        let h: Headers = [
+            ("login", "alice"),
+            ("passcode", "hunter2"),
+            ("Authorization", "x"),
+        ]
+        .into_iter()
+        .collect();
+        let text = format!("{h:?}");
+        assert!(text.contains("alice"));
+        assert!(!text.contains("hunter2"));
+        assert!(!text.contains("\"x\""));
+    }
+}

@@ -1,0 +1,165 @@
+//! STOMP 1.0, 1.1 and 1.2 over SockJS, without I/O.
+//!
+//! `sockjs-stomp` is the protocol half of a STOMP broker that serves the frontends Spring
+//! applications have (`Stomp.over(new SockJS('/ws'))` with stompjs 2.3.3, or @stomp/stompjs 7
+//! with a SockJS factory) unchanged: the frame codec ([`decode`], [`encode`]), heart-beating
+//! ([`heartbeat`]), destination routing with Spring's conventions ([`Routing`]) and the
+//! per-session state machine ([`Session`]). Like `sockjs-core` it has no sockets, no clock
+//! reads, no runtime and no globals: time is an argument of every input, and tests step a
+//! simulated clock. A driver (on top of `sockjs-hyper` and its hub) owns the SockJS
+//! connection, the timer, the authenticator and the broker's subscriptions.
+//!
+//! # The contract with the driver
+//!
+//! ```text
+//!                inputs (time is always an argument)              outputs, in order
+//!  SockJS msg ──► Session::handle_message(now, &str)     ┐
+//!  timer      ──► Session::handle_timeout(now)           │   Session::poll_output() until None:
+//!  broker     ──► Session::deliver(now, sub_id, &msg)    ├──►  Transmit(String)   send as one SockJS message
+//!  auth done  ──► Session::accept(now, user)             │     Authenticate(req)  run the authenticator
+//!            or   Session::refuse(now, message)          │     Subscribe / Unsubscribe / Publish / Ack / Nack
+//!  output     ──► Session::fail(now, message)            │     Disconnect         drop the session's broker state
+//!  failed                                                │     Close(reason)      close the SockJS session
+//!  SockJS end ──► Session::handle_close(now)             ┘   Session::poll_timeout() = next timer deadline
+//! ```
+//!
+//! After every input the driver performs each output in order before polling the next one
+//! (so a `RECEIPT` that follows a `Subscribe` is sent after the subscription exists), then
+//! re-arms its one timer from `poll_timeout`. When performing an output fails (authorization
+//! of a `SUBSCRIBE` or `SEND` denied, the broker unavailable) the driver calls
+//! [`Session::fail`]: the outputs not polled yet are dropped and the session answers `ERROR`
+//! (with `receipt-id` when that frame asked for a receipt) and closes. The output queue only
+//! ever holds what the last input produced.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::{Duration, Instant};
+//! use sockjs_stomp::{Config, Output, OutboundMessage, Route, Session};
+//!
+//! let start = Instant::now(); // the driver's clock; tests use any Instant and add durations
+//! let mut session = Session::new(start, Arc::new(Config::default()));
+//!
+//! // stompjs opens with CONNECT; the session asks the driver's authenticator.
+//! session.handle_message(start, "CONNECT\naccept-version:1.2,1.1,1.0\nheart-beat:10000,10000\nlogin:alice\n\n\0");
+//! let Some(Output::Authenticate(request)) = session.poll_output() else { unreachable!() };
+//! assert_eq!(request.login(), Some("alice"));
+//! session.accept(start, Some("alice".into())).unwrap();
+//! assert_eq!(
+//!     session.poll_output(),
+//!     Some(Output::Transmit(
+//!         "CONNECTED\nversion:1.2\nheart-beat:10000,10000\nserver:sockjs-stomp\nuser-name:alice\n\n\0".into()
+//!     )),
+//! );
+//!
+//! // A subscription with a receipt: register it in the broker, then send the RECEIPT.
+//! session.handle_message(start, "SUBSCRIBE\nid:sub-0\ndestination:/topic/greetings\nreceipt:r1\n\n\0");
+//! let Some(Output::Subscribe(sub)) = session.poll_output() else { unreachable!() };
+//! assert_eq!((sub.id.as_str(), sub.route), ("sub-0", Route::Broker));
+//! assert_eq!(session.poll_output(), Some(Output::Transmit("RECEIPT\nreceipt-id:r1\n\n\0".into())));
+//!
+//! // The broker delivers a message on that subscription.
+//! let message = OutboundMessage {
+//!     destination: "/topic/greetings".into(),
+//!     content_type: Some("application/json".into()),
+//!     body: "{\"content\":\"Hello, alice!\"}".into(),
+//!     ..OutboundMessage::default()
+//! };
+//! session.deliver(start, "sub-0", &message).unwrap();
+//! let Some(Output::Transmit(frame)) = session.poll_output() else { unreachable!() };
+//! assert!(frame.starts_with("MESSAGE\nsubscription:sub-0\nmessage-id:0\ndestination:/topic/greetings\n"));
+//!
+//! // Nothing from the server for 10 s: a heart-beat is due (an EOL, as its own message).
+//! assert_eq!(session.poll_timeout(), Some(start + Duration::from_secs(10)));
+//! session.handle_timeout(start + Duration::from_secs(10));
+//! assert_eq!(session.poll_output(), Some(Output::Transmit("\n".into())));
+//! ```
+//!
+//! # What the broker must know
+//!
+//! * **Routing**: [`Routing::route_send`] and [`Routing::route_subscribe`] (already applied
+//!   to every [`Output::Publish`] and [`Output::Subscribe`]) tell application, broker and
+//!   user destinations apart; see [`route`] for Spring's rules, user destinations included.
+//! * **Delivery guarantee**: a message handed to [`Session::deliver`] that returns `Ok` is
+//!   queued as exactly one `MESSAGE` frame, after every frame queued before it; nothing is
+//!   redelivered by this crate. `NACK`ed and abandoned messages are reported
+//!   ([`Output::Nack`], [`UnsubscribeRequest::unacked`], [`Output::Disconnect`]); whether
+//!   to redeliver them is the broker's policy.
+//! * **Acknowledgement**: `client` subscriptions acknowledge cumulatively (an `ACK` covers
+//!   every earlier unacknowledged message of the subscription, and a `NACK` likewise),
+//!   `client-individual` ones message by message. At most [`Config::max_unacked`] messages
+//!   may wait for an acknowledgement per session; beyond it `deliver` answers
+//!   [`DeliverError::TooManyUnacked`] and sends nothing, until an `ACK` or `NACK` frees room.
+//! * **Transactions**: `SEND`, `ACK` and `NACK` frames with a `transaction` header are held
+//!   (bounded by [`Config::max_transaction_bytes`]) and produce their outputs at `COMMIT`,
+//!   in order; `ABORT`, `DISCONNECT` and the end of the session discard them.
+//!
+//! # Frames split over SockJS messages
+//!
+//! Both client libraries send each frame as one SockJS message unless it is large:
+//!
+//! * **@stomp/stompjs 7** splits only with `splitLargeFrames: true` (off by default; meant
+//!   for Spring servers), into chunks of `maxWebSocketChunkSize` (default 8 × 1024) UTF-16 code
+//!   units taken with `String.substring`, each sent as its own message; binary frames are
+//!   never split.
+//! * **stompjs 2.3.3** (`Stomp.over`) always splits a frame longer than
+//!   `maxWebSocketFrameSize` (16 × 1024) UTF-16 code units the same way.
+//!
+//! The decoder reassembles both shapes (and any other split), and reads several frames from
+//! one message. One limitation, shared with Spring: a cut can fall between the two halves of
+//! a surrogate pair (a character outside the BMP, e.g. an emoji). Each half then travels as
+//! a lone surrogate, which SockJS decoding turns into U+FFFD, and the frame's
+//! `content-length` no longer matches: the session answers `ERROR`. Nothing is lost silently.
+//!
+//! # Heart-beats, SockJS `h` frames and proxies
+//!
+//! STOMP heart-beats (see [`heartbeat`]) and SockJS's `h` frames are independent layers:
+//!
+//! * **SockJS `h` frames** (every 25 s by default, `sockjs-core`'s `heartbeat_interval`) go
+//!   from server to client on every receiving transport. sockjs-client consumes them: the
+//!   STOMP client never sees them, so they do not satisfy its heart-beat check. They keep
+//!   streaming and polling responses and the websocket alive through proxies, and they cover
+//!   sessions that have no STOMP heart-beats (before `CONNECTED`, STOMP 1.0, or a client
+//!   asking for none).
+//! * **STOMP heart-beats** are SockJS messages holding `"\n"`, each way. The server sends one
+//!   when it has sent nothing for the negotiated interval (10 s with Spring's default and
+//!   stompjs's), which also resets any proxy's read timer; it ends the session with `ERROR`
+//!   when the client has sent nothing for the negotiated interval times
+//!   [`Config::heartbeat_tolerance`] (3, so 30 s by default). This detects a dead client
+//!   even on a websocket whose TCP connection vanished without a close.
+//! * **Proxies**: nginx's `proxy_read_timeout` (60 s by default, often set lower) cuts a
+//!   connection when the upstream sends nothing for that long. Keep the server's STOMP
+//!   heart-beat (or the SockJS `h` interval, whichever is shorter) below it: with the 10 s
+//!   default a 30 s `proxy_read_timeout` is safe. Spring switches SockJS's `h` frames off
+//!   once STOMP heart-beats are negotiated; here both may run (an `h` frame costs 2 bytes),
+//!   and the driver may lengthen the SockJS interval instead.
+//! * **Background tabs** throttle timers (Chrome may run a hidden page's timers once a
+//!   minute), which delays a client's heart-beats; raise [`Config::heartbeat_receive`] or the
+//!   tolerance if such pages get disconnected. @stomp/stompjs's `heartbeatStrategy: Worker`
+//!   avoids the throttling.
+//!
+//! # Limits
+//!
+//! Every buffer is bounded, with documented defaults: a client frame ([`decode::Limits`]:
+//! 64 KiB frames and bodies, 64 headers of at most 8 KiB), subscriptions per session (128),
+//! unacknowledged messages per session (1024), open transactions (16, holding at most
+//! 1 MiB), bytes received while the authenticator decides (one frame's limit), and the time
+//! to complete `CONNECT` (60 s). Anything malformed or beyond a bound gets an `ERROR` frame
+//! and a close, never a panic.
+#![deny(missing_docs)]
+
+mod config;
+pub mod decode;
+pub mod encode;
+pub mod frame;
+pub mod heartbeat;
+pub mod route;
+pub mod session;
+
+pub use config::{Config, ConfigError};
+pub use decode::{DecodeError, Decoder, Limits};
+pub use frame::{Command, Frame, Headers, Version};
+pub use route::{Route, Routing};
+pub use session::{
+    AckMode, AckRequest, CloseReason, ConnectRequest, DeliverError, NotAuthenticating,
+    OutboundMessage, Output, Publish, Session, SessionError, SubscribeRequest, UnsubscribeRequest,
+};
