@@ -340,6 +340,16 @@ async fn the_publish_api_checks_destinations() {
         broker.send_to_user("", "/queue/inbox", "no"),
         Err(PublishError::EmptyUser)
     );
+    // When the session ends, its subscriptions and destinations are released.
+    let stats = broker.stats();
+    assert_eq!((stats.sessions, stats.connected), (1, 1), "{stats:?}");
+    assert_eq!((stats.destinations, stats.subscriptions), (2, 2), "{stats:?}");
+    common::ws_close(c.ws).await;
+    wait_stats(&broker, "everything released", |s| {
+        (s.sessions, s.connected, s.destinations, s.subscriptions) == (0, 0, 0, 0)
+    })
+    .await;
+    assert_eq!(broker.hub().stats().channels, 0);
 }
 
 #[tokio::test]
