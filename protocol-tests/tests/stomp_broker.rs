@@ -343,7 +343,11 @@ async fn the_publish_api_checks_destinations() {
     // When the session ends, its subscriptions and destinations are released.
     let stats = broker.stats();
     assert_eq!((stats.sessions, stats.connected), (1, 1), "{stats:?}");
-    assert_eq!((stats.destinations, stats.subscriptions), (2, 2), "{stats:?}");
+    assert_eq!(
+        (stats.destinations, stats.subscriptions),
+        (2, 2),
+        "{stats:?}"
+    );
     common::ws_close(c.ws).await;
     wait_stats(&broker, "everything released", |s| {
         (s.sessions, s.connected, s.destinations, s.subscriptions) == (0, 0, 0, 0)

@@ -118,6 +118,10 @@ pub(super) async fn run(inner: Arc<Inner>, conn: Connection) {
                 auth = None;
                 d.authenticated(&conn, result).await;
             }
+            () = shared.overflowed.notified(), if close_when_slow => {
+                let dropped = d.shared.dropped.load(Ordering::Relaxed);
+                d.session.fail(now(), &format!("slow consumer: {dropped} message(s) dropped"));
+            }
             Some(item) = items.recv() => {
                 d.item(item);
                 // Take what else is queued now, up to a bound, before writing.
@@ -131,10 +135,6 @@ pub(super) async fn run(inner: Arc<Inner>, conn: Connection) {
             () = &mut timer, if armed.is_some() => {
                 armed = None;
                 d.session.handle_timeout(now());
-            }
-            () = shared.overflowed.notified(), if close_when_slow => {
-                let dropped = d.shared.dropped.load(Ordering::Relaxed);
-                d.session.fail(now(), &format!("slow consumer: {dropped} message(s) dropped"));
             }
         }
     }
