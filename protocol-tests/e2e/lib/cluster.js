@@ -17,6 +17,8 @@ const { startProcess, freePort, REPO_ROOT } = require('./process');
 const { startNginxWith } = require('./nginx');
 
 const NGINX_CONF = path.join(REPO_ROOT, 'deploy', 'nginx', 'sockjs-cluster.conf');
+/** The cookie-sticky alternative. */
+const NGINX_JSESSIONID_CONF = path.join(REPO_ROOT, 'deploy', 'nginx', 'sockjs-cluster-jsessionid.conf');
 
 function redisPath() {
   if (process.env.SOCKJS_E2E_REDIS) return process.env.SOCKJS_E2E_REDIS;
@@ -32,13 +34,13 @@ function redisPath() {
  * upstream's nodes at `nodePorts` (each keeps the file's server parameters).
  * Fails if the file no longer has the lines this replaces.
  */
-function clusterNginxConf({ listenPort, nodePorts }) {
-  const text = fs.readFileSync(NGINX_CONF, 'utf8');
+function clusterNginxConf({ listenPort, nodePorts, file = NGINX_CONF }) {
+  const text = fs.readFileSync(file, 'utf8');
   const listen = /^(\s*)listen 127\.0\.0\.1:\d+;$/m;
   const server = /^(\s*)server 127\.0\.0\.1:\d+( [^;\n]*)?;\n/gm;
   const servers = [...text.matchAll(server)];
   if (!listen.test(text) || servers.length === 0) {
-    throw new Error(`${NGINX_CONF}: no 'listen 127.0.0.1:PORT;' line or no 'server 127.0.0.1:PORT ...;' lines to replace`);
+    throw new Error(`${file}: no 'listen 127.0.0.1:PORT;' line or no 'server 127.0.0.1:PORT ...;' lines to replace`);
   }
   const [, indent, params = ''] = servers[0];
   const ours = nodePorts.map((port) => `${indent}server 127.0.0.1:${port}${params};\n`).join('');
@@ -51,19 +53,21 @@ function clusterNginxConf({ listenPort, nodePorts }) {
 }
 
 /**
- * nginx with the repository's cluster configuration in front of `nodePorts`.
- * Its access log (test-output/<name>-nginx-access.log) has the routing key and
- * the node of every request. Resolves with { url, ...nginx }.
+ * nginx with the repository's cluster configuration (`file`, default
+ * sockjs-cluster.conf) in front of `nodePorts`. Its access log
+ * (test-output/<name>-nginx-access.log) has the routing key and the node of
+ * every request. Resolves with { url, ...nginx }.
  */
-async function startClusterNginx({ name, nodePorts }) {
+async function startClusterNginx({ name, nodePorts, file = NGINX_CONF }) {
   const listenPort = await freePort();
-  const conf = clusterNginxConf({ listenPort, nodePorts });
+  const conf = clusterNginxConf({ listenPort, nodePorts, file });
+  const key = file === NGINX_CONF ? '$sockjs_route' : '$sockjs_sticky';
   const nginx = await startNginxWith({
     name,
     ports: [listenPort],
     logs: ['access.log'],
-    http: (p) => `    log_format sockjs_cluster '$request_method $uri key=$sockjs_route node=$upstream_addr status=$status';
-    access_log ${p('access.log')} sockjs_cluster;
+    httpAccessLog: { file: 'access.log', format: 'sockjs_cluster' },
+    http: () => `    log_format sockjs_cluster '$request_method $uri key=${key} node=$upstream_addr status=$status';
 ${conf}`,
   });
   return { ...nginx, url: `http://127.0.0.1:${listenPort}` };
@@ -187,6 +191,7 @@ async function eventually(what, check, { timeoutMs = 30_000, state } = {}) {
 
 module.exports = {
   NGINX_CONF,
+  NGINX_JSESSIONID_CONF,
   clusterNginxConf,
   startClusterNginx,
   startRedis,

@@ -79,9 +79,11 @@ ${proxies
  * is a path in nginx's own temporary directory, for logs), and waits until it
  * accepts connections on every port of `ports` (which the text must listen
  * on). `logs` are file names under p() to keep next to the test output.
+ * `httpAccessLog` ({ file, format }, format declared by the text) is the
+ * http-level access log (default: off).
  * Resolves with { dir, accessLog(i), errorLog(), describe(), stop() }.
  */
-async function startNginxWith({ name, ports, logs = [], http }) {
+async function startNginxWith({ name, ports, logs = [], http, httpAccessLog }) {
   const bin = nginxPath();
   if (!fs.existsSync(bin)) {
     throw new Error(
@@ -100,8 +102,7 @@ daemon off;
 pid ${p('nginx.pid')};
 error_log ${p('error.log')} info;
 events { worker_connections 256; }
-http {
-    access_log off;
+http {${httpAccessLog ? '' : '\n    access_log off;'}
     client_body_temp_path ${p('client_body')};
     proxy_temp_path ${p('proxy')};
     fastcgi_temp_path ${p('fastcgi')};
@@ -109,6 +110,7 @@ http {
     scgi_temp_path ${p('scgi')};
     client_max_body_size 8m;
 ${http(p)}
+${httpAccessLog ? `    access_log ${p(httpAccessLog.file)} ${httpAccessLog.format};` : ''}
 }
 `;
   fs.writeFileSync(p('nginx.conf'), conf);

@@ -28,7 +28,10 @@
 //      and their memory stayed bounded (RSS before and after).
 // Then the chat demo on two nodes behind the same nginx configuration in
 // headless Chromium: two pages on different nodes see each other online and
-// exchange messages.
+// exchange messages. And the cookie alternative,
+// deploy/nginx/sockjs-cluster-jsessionid.conf, in Chromium: nginx picks the
+// JSESSIONID, the node echoes it, and every request of the browser's sessions
+// (xhr-polling and xhr-streaming with their sends) reaches one node.
 //
 // Every wait has a deadline; nothing asserts on timings.
 
@@ -38,10 +41,11 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const { Client } = require('../lib/client');
-const { startProcess, freePort, REPO_ROOT } = require('../lib/process');
-const { launchBrowser, sockjsBundlePath } = require('../lib/browser');
+const { startProcess, startConformanceServer, freePort, REPO_ROOT } = require('../lib/process');
+const { launchBrowser, sockjsBundlePath, startStaticServer, harnessRoutes, PageClient } = require('../lib/browser');
 const {
   startClusterNginx,
+  NGINX_JSESSIONID_CONF,
   startRedis,
   startConformanceNode,
   describeNode,
@@ -483,5 +487,60 @@ describe('the chat demo on two nodes behind nginx, in Chromium', () => {
     await bob.fill('#text', 'hi alice');
     await bob.press('#text', 'Enter');
     await waitState(alice, "bob's message on alice's page", (s) => s.log.includes('bob: hi alice'));
+  });
+});
+
+describe('the JSESSIONID alternative (sockjs-cluster-jsessionid.conf) in Chromium', () => {
+  const servers = [];
+  let nginx;
+  let statics;
+  let browser;
+
+  before(async () => {
+    statics = await startStaticServer(harnessRoutes());
+    for (let i = 0; i < 3; i += 1) servers.push(await startConformanceServer({ name: `cluster-jsessionid-${i}` }));
+    nginx = await startClusterNginx({
+      name: 'cluster-jsessionid',
+      nodePorts: servers.map((s) => Number(new URL(s.baseUrl).port)),
+      file: NGINX_JSESSIONID_CONF,
+    });
+    browser = await launchBrowser({ name: 'cluster-jsessionid' });
+  });
+
+  after(async () => {
+    if (browser) await browser.close();
+    if (nginx) await nginx.stop();
+    for (const s of servers) await s.stop();
+    if (statics) await statics.close();
+  });
+
+  it('nginx picks the cookie, the node echoes it, every request of the browser reaches one node', BOUNDED, async () => {
+    const page = await browser.newPage();
+    await page.goto(`${statics.origin}/index.html`, { timeout: WAIT_MS });
+    await page.waitForFunction(() => window.SockJS && window.harness, null, { timeout: WAIT_MS });
+    // /cookie_needed_echo is each node's own echo (cookie_needed on): a send reaching another
+    // node than its session's would be refused (404) and end the session.
+    for (const transport of ['xhr-polling', 'xhr-streaming']) {
+      const client = await PageClient.open(page, browser.pageErrors, `${nginx.url}/cookie_needed_echo`, {
+        transports: [transport],
+      });
+      const sent = Array.from({ length: 5 }, (_, i) => `${transport} ${i}`);
+      for (const m of sent) await client.send(m);
+      assert.deepEqual(await client.waitMessages(sent.length, WAIT_MS), sent);
+      await client.close();
+    }
+    const cookies = await browser.context.cookies(nginx.url);
+    const jsessionid = cookies.find((c) => c.name === 'JSESSIONID');
+    assert.ok(jsessionid, JSON.stringify(cookies));
+    assert.match(jsessionid.value, /^[0-9a-f]{32}$/, 'the value nginx chose ($request_id), not the nodes\' "dummy"');
+    // Every session request was hashed on that value, to one node.
+    const sessionLines = nginx
+      .accessLog(0)
+      .split('\n')
+      .filter((l) => /\/cookie_needed_echo\/[^/]+\/[^/]+\/xhr/.test(l));
+    assert.ok(sessionLines.length >= 4, nginx.accessLog(0));
+    const nodesUsed = new Set(sessionLines.map((l) => /node=(\S+)/.exec(l)[1]));
+    assert.equal(nodesUsed.size, 1, sessionLines.join('\n'));
+    assert.ok(sessionLines.slice(1).every((l) => l.includes(`key=${jsessionid.value}`)), sessionLines.join('\n'));
   });
 });
