@@ -131,6 +131,8 @@ ${httpAccessLog ? `    access_log ${p(httpAccessLog.file)} ${httpAccessLog.forma
   }
   return {
     dir,
+    /** Signals the master process (SIGHUP: reload the configuration, as `nginx -s reload`). */
+    signal: (sig) => proc.signal(sig),
     accessLog: (i) => readOr(p(logs[i])),
     errorLog: () => readOr(p('error.log')),
     describe: () => `${proc.describe()}\n--- nginx error.log (tail) ---\n${readOr(p('error.log')).split('\n').slice(-15).join('\n')}`,

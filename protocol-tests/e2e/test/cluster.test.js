@@ -11,7 +11,8 @@
 //   1. clients spread over all three nodes on every transport (each logs in
 //      as its own user; each node's GET /cluster says whose sessions it has);
 //   2. a /broadcast from one sender per node reaches every client on every
-//      node exactly once, in order per sender;
+//      node exactly once, in order per sender; after an nginx reload (SIGHUP)
+//      the open sessions keep working and new ones open;
 //   3. cluster presence is right on every node after joins and leaves;
 //   4. a kick issued on one node (POST /cluster/kick) closes the user's
 //      sessions on the others with 4001;
@@ -213,6 +214,21 @@ describe('a cluster of three nodes behind nginx', { concurrency: false }, () => 
       assert.equal(metric(m, 'sockjs_hub_gaps_total'), 0, m);
       assert.equal(metric(m, 'sockjs_hub_duplicates_total'), 0, m);
     }
+  });
+
+  it('an nginx reload (SIGHUP) keeps open sessions working and routes new ones', BOUNDED, async () => {
+    const before = nginx.errorLog();
+    nginx.signal('SIGHUP');
+    await eventually('nginx reloaded', () => /reconfiguring/.test(nginx.errorLog().slice(before.length)));
+    // New sessions on every transport, through the new workers.
+    const fresh = await Promise.all(TRANSPORTS.map((t) => open(t)));
+    await locate(fresh);
+    // Every session, old and new, still gets a broadcast (the polls and sends of the old xhr
+    // sessions now go through the new workers, to the same nodes).
+    const sender = live().find((c) => c.transport === 'xhr-polling');
+    sender.client.send('after the reload');
+    for (const c of live()) await c.client.waitMessageEqual('after the reload', WAIT_MS);
+    for (const c of live()) assert.equal(c.client.closeEvent, null, c.client.describe());
   });
 
   it('presence is right on every node after joins and leaves', BOUNDED, async () => {
