@@ -37,20 +37,25 @@ fn command(redis: &RedisServer, extra: &[&str]) -> Command {
     command
 }
 
+/// A cluster-mode server with its log (stderr) piped.
+fn spawn(redis: &RedisServer, extra: &[&str]) -> Child {
+    command(redis, extra)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 impl NodeProcess {
     fn start(redis: &RedisServer) -> NodeProcess {
         NodeProcess::start_with(redis, &[])
     }
 
     fn start_with(redis: &RedisServer, extra: &[&str]) -> NodeProcess {
-        let mut child = command(redis, extra)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(redis, extra);
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         // Read the log: the listening address, then keep draining (a full pipe would block
@@ -155,6 +160,17 @@ async fn messages(ws: &mut Ws, n: usize) -> Vec<String> {
         }
     }
     got
+}
+
+/// The close frame, after whatever comes before it.
+async fn close_frame(ws: &mut Ws) -> String {
+    loop {
+        match ws_next(ws).await {
+            WsEvent::Text(t) if t.starts_with('c') => return t,
+            WsEvent::Text(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
 }
 
 fn redis() -> RedisServer {
@@ -309,14 +325,10 @@ async fn node_ids_admin_routes_and_the_login_policy_of_the_cluster_mode() {
 
     // --login-policy replace: kim's second login, on the other node, replaces the first.
     let mut kim_a = a.session("?user=kim").await;
-    let close = loop {
-        match ws_next(&mut kim_b).await {
-            WsEvent::Text(t) if t.starts_with('c') => break t,
-            WsEvent::Text(_) => {}
-            other => panic!("{other:?}"),
-        }
-    };
-    assert_eq!(close, "c[4009,\"Replaced by a newer session\"]");
+    assert_eq!(
+        close_frame(&mut kim_b).await,
+        "c[4009,\"Replaced by a newer session\"]"
+    );
 
     // A kick issued on node b closes kim's session on node a, with the code asked for.
     let (status, body) = b.http(
@@ -326,14 +338,7 @@ async fn node_ids_admin_routes_and_the_login_policy_of_the_cluster_mode() {
     assert_eq!(status, 200, "{body}");
     let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(answer, serde_json::json!({"local": 0, "published": true}));
-    let close = loop {
-        match ws_next(&mut kim_a).await {
-            WsEvent::Text(t) if t.starts_with('c') => break t,
-            WsEvent::Text(_) => {}
-            other => panic!("{other:?}"),
-        }
-    };
-    assert_eq!(close, "c[4001,\"Kicked by admin\"]");
+    assert_eq!(close_frame(&mut kim_a).await, "c[4001,\"Kicked by admin\"]");
     for (path, why) in [
         ("/cluster/kick", "user= is required"),
         ("/cluster/kick?user=kim&code=1000", "code"),
@@ -347,13 +352,7 @@ async fn node_ids_admin_routes_and_the_login_policy_of_the_cluster_mode() {
 
     // A second live process with node id 0a is refused: it exits with code 1, saying why,
     // and node a is untouched.
-    let mut twin = command(&redis, &["--node-id", "0a"])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut twin = spawn(&redis, &["--node-id", "0a"]);
     let deadline = Instant::now() + PATIENCE;
     let status = loop {
         if let Some(status) = twin.try_wait().unwrap() {

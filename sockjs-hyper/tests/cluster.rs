@@ -23,8 +23,17 @@ struct Node {
 }
 
 fn node(bus: &MemoryBus, policy: LoginPolicy) -> Node {
+    node_as(bus, policy, None)
+}
+
+/// A node on `bus` with its own id when `id` is given.
+fn node_as(bus: &MemoryBus, policy: LoginPolicy, id: Option<NodeId>) -> Node {
     let backend = Arc::new(bus.backend());
-    let hub = Hub::with_backend(Arc::clone(&backend));
+    let mut builder = Hub::builder().backend(Arc::clone(&backend));
+    if let Some(id) = id {
+        builder = builder.node(id);
+    }
+    let hub = builder.build().unwrap();
     let sockjs = SockJs::builder("/s")
         .hub(hub.clone())
         .login_policy(policy)
@@ -317,8 +326,8 @@ impl Backend for Capture {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn gaps_and_duplicates_are_counted_per_origin_and_duplicates_dropped() {
+/// A hub with the capturing backend, an endpoint, and a client in room `r`.
+async fn capturing_node() -> (Arc<Capture>, Hub, SockJs, Client, Inbox) {
     let capture = Arc::new(Capture::default());
     let hub = Hub::with_backend(Arc::clone(&capture));
     let sockjs = SockJs::builder("/s")
@@ -327,8 +336,14 @@ async fn gaps_and_duplicates_are_counted_per_origin_and_duplicates_dropped() {
         .unwrap();
     let c = Client::open(&sockjs, "c").await;
     c.cmd("join r").await;
-    c.cmd("login alice").await;
     let inbox = capture.inbox.lock().unwrap().clone().unwrap();
+    (capture, hub, sockjs, c, inbox)
+}
+
+#[tokio::test(start_paused = true)]
+async fn gaps_and_duplicates_are_counted_per_origin_and_duplicates_dropped() {
+    let (capture, hub, _sockjs, c, inbox) = capturing_node().await;
+    c.cmd("login alice").await;
     assert_eq!(inbox.node(), hub.node());
     let other = NodeId::from_u64(42);
     let room = |seq: u64, text: &str| Envelope {
@@ -489,21 +504,7 @@ async fn a_full_outbox_fails_the_publication_at_once() {
 }
 
 fn node_with_id(bus: &MemoryBus, id: NodeId) -> Node {
-    let backend = Arc::new(bus.backend());
-    let hub = Hub::builder()
-        .node(id)
-        .backend(Arc::clone(&backend))
-        .build()
-        .unwrap();
-    let sockjs = SockJs::builder("/s")
-        .hub(hub.clone())
-        .build(commands)
-        .unwrap();
-    Node {
-        hub,
-        sockjs,
-        backend,
-    }
+    node_as(bus, LoginPolicy::Allow, Some(id))
 }
 
 #[tokio::test(start_paused = true)]
@@ -530,15 +531,7 @@ async fn a_chosen_node_id_is_the_hubs_its_envelopes_origin_and_its_metrics_label
 
 #[tokio::test(start_paused = true)]
 async fn node_restarted_makes_a_new_process_numbering_from_the_start_be_applied() {
-    let capture = Arc::new(Capture::default());
-    let hub = Hub::with_backend(Arc::clone(&capture));
-    let sockjs = SockJs::builder("/s")
-        .hub(hub.clone())
-        .build(commands)
-        .unwrap();
-    let c = Client::open(&sockjs, "c").await;
-    c.cmd("join r").await;
-    let inbox = capture.inbox.lock().unwrap().clone().unwrap();
+    let (_capture, hub, _sockjs, c, inbox) = capturing_node().await;
     let x = NodeId::from_u64(0x0b);
     let room = |seq: u64, text: &str| Envelope {
         origin: x,
