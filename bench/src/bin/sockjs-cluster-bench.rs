@@ -288,19 +288,11 @@ struct Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        // SIGTERM first (a node leaves the cluster), SIGKILL if it lingers.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        // Every measurement starts from fresh processes and a fresh Redis: no clean leave
+        // needed.
+        if self.child.kill().is_err() {
+            eprintln!("{} had already exited", self.what);
         }
-        eprintln!("{} did not stop: killed", self.what);
-        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
@@ -925,30 +917,52 @@ impl Setup {
     }
 }
 
+/// A measurement is *disturbed* when the rest of the machine used more than this much of a
+/// core meanwhile (percent); the medians use the undisturbed measurements when there are any.
+const DISTURBED_PCT: f64 = 15.0;
+
+/// What one measurement is of.
+struct Key<'a> {
+    run: usize,
+    workload: &'a str,
+    setup: &'a str,
+    metric: &'a str,
+}
+
+struct Row {
+    key: String,
+    metric: String,
+    value: f64,
+    others: f64,
+}
+
 struct Results {
     out: Option<std::fs::File>,
-    rows: Vec<(String, String, f64)>,
+    rows: Vec<Row>,
 }
 
 impl Results {
-    fn record(
-        &mut self,
-        run: usize,
-        workload: &str,
-        setup: &str,
-        metric: &str,
-        value: f64,
-        extra: &str,
-    ) {
+    /// One measurement; `others`: percent of a core the rest of the machine used meanwhile.
+    fn record(&mut self, k: Key<'_>, value: f64, others: f64, extra: &str) {
+        let Key {
+            run,
+            workload,
+            setup,
+            metric,
+        } = k;
         println!("run {run} {workload:9} {setup:26} {metric:22} {value:12.3} {extra}");
         if let Some(f) = &mut self.out {
             let _ = writeln!(
                 f,
-                "{{\"run\":{run},\"workload\":\"{workload}\",\"setup\":\"{setup}\",\"metric\":\"{metric}\",\"value\":{value}}}"
+                "{{\"run\":{run},\"workload\":\"{workload}\",\"setup\":\"{setup}\",\"metric\":\"{metric}\",\"value\":{value},\"others_pct\":{others:.1}}}"
             );
         }
-        self.rows
-            .push((format!("{workload} {setup}"), metric.to_string(), value));
+        self.rows.push(Row {
+            key: format!("{workload} {setup}"),
+            metric: metric.to_string(),
+            value,
+            others,
+        });
     }
 }
 
@@ -1009,22 +1023,16 @@ fn run_main(args: &[String]) -> Result<(), String> {
                     "({} rounds, {lost} incomplete, others {others:.0}% of a core)",
                     samples.len()
                 );
-                results.record(
+                let key = |metric| Key {
                     run,
-                    "broadcast",
-                    name,
-                    "p50_ms",
-                    percentile(&samples, 0.5) / 1e6,
-                    &extra,
-                );
-                results.record(
-                    run,
-                    "broadcast",
-                    name,
-                    "p99_ms",
-                    percentile(&samples, 0.99) / 1e6,
-                    "",
-                );
+                    workload: "broadcast",
+                    setup: name,
+                    metric,
+                };
+                let p50 = percentile(&samples, 0.5) / 1e6;
+                results.record(key("p50_ms"), p50, others, &extra);
+                let p99 = percentile(&samples, 0.99) / 1e6;
+                results.record(key("p99_ms"), p99, others, "");
             }
         }
         if workloads.iter().any(|w| w == "user") {
@@ -1040,14 +1048,14 @@ fn run_main(args: &[String]) -> Result<(), String> {
                 });
                 let (rate, lost) = r?;
                 errors += lost;
-                results.record(
+                let key = Key {
                     run,
-                    "user",
-                    name,
-                    "msgs_per_s",
-                    rate,
-                    &format!("({lost} lost, others {others:.0}% of a core)"),
-                );
+                    workload: "user",
+                    setup: name,
+                    metric: "msgs_per_s",
+                };
+                let extra = format!("({lost} lost, others {others:.0}% of a core)");
+                results.record(key, rate, others, &extra);
             }
         }
         if workloads.iter().any(|w| w == "idle") {
@@ -1062,36 +1070,55 @@ fn run_main(args: &[String]) -> Result<(), String> {
                 let extra = redis_per
                     .map(|r| format!("(redis used_memory {r:.0} B/session)"))
                     .unwrap_or_default();
-                results.record(run, "idle", name, "rss_bytes_per_session", per, &extra);
+                let key = |metric| Key {
+                    run,
+                    workload: "idle",
+                    setup: name,
+                    metric,
+                };
+                // Memory does not depend on the rest of the machine's CPU use.
+                results.record(key("rss_bytes_per_session"), per, 0.0, &extra);
                 if let Some(r) = redis_per {
-                    results.record(run, "idle", name, "redis_bytes_per_session", r, "");
+                    results.record(key("redis_bytes_per_session"), r, 0.0, "");
                 }
             }
         }
     }
     // Medians of the runs.
-    println!("\nmedians of {runs} run(s):");
+    println!(
+        "\nmedians of {runs} run(s), of the undisturbed measurements when there are any (the rest of the machine under {DISTURBED_PCT}% of a core):"
+    );
     let mut keys: Vec<(String, String)> = Vec::new();
-    for (k, m, _) in &results.rows {
-        if !keys.contains(&(k.clone(), m.clone())) {
-            keys.push((k.clone(), m.clone()));
+    for r in &results.rows {
+        if !keys.contains(&(r.key.clone(), r.metric.clone())) {
+            keys.push((r.key.clone(), r.metric.clone()));
         }
     }
     let mut medians = HashMap::new();
     for (k, m) in &keys {
-        let values: Vec<f64> = results
+        let all: Vec<&Row> = results
             .rows
             .iter()
-            .filter(|(k2, m2, _)| k2 == k && m2 == m)
-            .map(|r| r.2)
+            .filter(|r| &r.key == k && &r.metric == m)
             .collect();
+        let quiet: Vec<&Row> = all
+            .iter()
+            .copied()
+            .filter(|r| r.others <= DISTURBED_PCT)
+            .collect();
+        let used = if quiet.is_empty() { &all } else { &quiet };
+        let values: Vec<f64> = used.iter().map(|r| r.value).collect();
         let med = median(values.clone());
         let (lo, hi) = values
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
                 (a.min(*v), b.max(*v))
             });
-        println!("  {k:36} {m:24} {med:12.3}   (min {lo:.3}, max {hi:.3})");
+        println!(
+            "  {k:36} {m:24} {med:12.3}   (min {lo:.3}, max {hi:.3}; {} of {} undisturbed)",
+            quiet.len(),
+            all.len()
+        );
         medians.insert((k.clone(), m.clone()), med);
     }
     let get = |k: &str, m: &str| medians.get(&(k.to_string(), m.to_string())).copied();
