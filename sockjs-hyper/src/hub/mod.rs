@@ -567,6 +567,7 @@ impl HubInner {
                 duplicates: c.duplicates,
             })
             .collect();
+        let totals = self.tracker.totals();
         let c = &self.counters;
         HubStats {
             node: self.node,
@@ -584,9 +585,9 @@ impl HubInner {
             subscriptions,
             published: c.published.load(Ordering::Relaxed),
             publish_failed: c.publish_failed.load(Ordering::Relaxed),
-            received: origins.iter().map(|o| o.received).sum(),
-            gaps: origins.iter().map(|o| o.gaps).sum(),
-            duplicates: origins.iter().map(|o| o.duplicates).sum(),
+            received: totals.received,
+            gaps: totals.gaps,
+            duplicates: totals.duplicates,
             origins,
             claims_failed: c.claims_failed.load(Ordering::Relaxed),
             lagged: c.lagged.load(Ordering::Relaxed),
