@@ -239,3 +239,27 @@ async fn a_node_killed_with_sigkill_leaves_presence_within_the_documented_bound(
     // its clients' connections are gone
     assert!(matches!(ws_next(&mut kim).await, WsEvent::End(_)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_broadcast_reaches_broadcast_sessions_only_not_stomp_ones() {
+    // In cluster mode /broadcast and /stomp share one hub (so that STOMP destinations span
+    // the nodes too). A /broadcast message is for /broadcast sessions: a STOMP client must
+    // never get it as if it were a frame.
+    let redis = redis();
+    let node = NodeProcess::start(&redis);
+    let url = format!("http://{}/stomp", node.addr);
+    let mut stomp = common::stomp::Client::login(&url, "reader").await;
+    let mut sender = node.session("").await;
+    ws_send(&mut sender, r#"["not a STOMP frame"]"#).await;
+    // The sender gets its own message back: the broadcast has been queued everywhere.
+    assert_eq!(messages(&mut sender, 1).await, ["not a STOMP frame"]);
+    stomp
+        .send("SEND", &[("destination", "/app/x"), ("receipt", "r")], "")
+        .await;
+    let next = stomp.next().await.unwrap();
+    assert_eq!(
+        (next.command.as_str(), next.header("receipt-id")),
+        ("RECEIPT", Some("r")),
+        "{next:?}"
+    );
+}

@@ -564,3 +564,23 @@ async fn an_anonymous_session_gets_its_own_replies_and_malformed_input_never_han
         WsEnd::Close(Some((1000, _)))
     ));
 }
+
+#[tokio::test]
+async fn a_broadcast_on_a_shared_hub_never_reaches_stomp_clients() {
+    // The broker shares its hub with plain SockJS endpoints that broadcast (the conformance
+    // server's /broadcast in cluster mode): their raw text is not a STOMP frame, so the
+    // broker's sessions must not get it.
+    let hub = sockjs_hyper::hub::Hub::new();
+    let broker = as_login().hub(hub.clone()).build().unwrap();
+    let addr = spawn_endpoints(vec![broker.endpoint().clone()]);
+    let mut c = Client::login(&format!("http://{addr}/ws"), "alice").await;
+    assert_eq!(hub.broadcast("not a STOMP frame").unwrap().sent, 0);
+    c.send("SEND", &[("destination", "/app/x"), ("receipt", "r")], "")
+        .await;
+    let next = c.next().await.unwrap();
+    assert_eq!(
+        (next.command.as_str(), next.header("receipt-id")),
+        ("RECEIPT", Some("r")),
+        "{next:?}"
+    );
+}

@@ -305,7 +305,10 @@ impl Hub {
         })
     }
 
-    /// Send `message` to every session of every endpoint sharing this hub, on every node.
+    /// Send `message` to every session of every endpoint sharing this hub, on every node
+    /// (except the endpoints built with
+    /// [`hub_broadcasts(false)`](crate::SockJsBuilder::hub_broadcasts), such as a STOMP
+    /// broker's).
     pub fn broadcast(&self, message: &str) -> Result<Delivery, HubError> {
         if message.len() > self.inner.config.max_message_size {
             return Err(HubError::TooLarge);

@@ -439,7 +439,9 @@ impl StompBrokerBuilder {
 
     /// The hub to publish through (default: one of the endpoint's own, this process only).
     /// Give a hub with a cluster backend to span nodes, or share one hub with other
-    /// endpoints.
+    /// endpoints. The broker's sessions take part in the hub's presence and user index, but
+    /// not in [`Hub::broadcast`] (its raw text is not a STOMP frame): publish to a topic to
+    /// reach every STOMP client.
     pub fn hub(mut self, hub: Hub) -> Self {
         self.hub = Some(hub);
         self
@@ -567,6 +569,8 @@ impl StompBrokerBuilder {
             .config(self.sockjs)
             .hub(hub)
             .login_policy(self.policy)
+            // A hub broadcast is raw text, which no STOMP client could parse as a frame.
+            .hub_broadcasts(false)
             .build(move |conn| driver::run(Arc::clone(&for_sessions), conn))
             .map_err(BuildError::Endpoint)?;
         Ok(StompBroker { inner, endpoint })
