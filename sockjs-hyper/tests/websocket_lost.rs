@@ -3,38 +3,16 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-use std::net::SocketAddr;
+mod support;
+
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
 use sockjs_hyper::{Config, Connection, SockJs};
 use tokio_tungstenite::tungstenite::Message;
 
 /// Every wait for something to happen over the network is bounded by this.
 const LIMIT: Duration = Duration::from_secs(10);
-
-async fn serve(endpoint: SockJs) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let endpoint = endpoint.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let endpoint = endpoint.clone();
-                    async move { Ok::<_, std::convert::Infallible>(endpoint.handle(req).await) }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades()
-                    .await;
-            });
-        }
-    });
-    addr
-}
 
 /// Wait (bounded) until `check` holds.
 async fn until(what: &str, check: impl Fn() -> bool) {
@@ -61,7 +39,7 @@ async fn messages_a_websocket_session_could_not_hand_over_before_it_closed_are_c
         }
     })
     .unwrap();
-    let addr = serve(sockjs.clone()).await;
+    let addr = support::serve(vec![sockjs.clone()]).await;
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/s/0/a/websocket"))
         .await
         .unwrap();
