@@ -81,9 +81,12 @@
 //! is skipped and counted ([`BrokerStats::dropped_slow`]), and the session carries on; with
 //! [`SlowSubscriber::Close`] the session also gets an `ERROR` frame and is closed, as
 //! Spring closes a session whose send buffer overflows. Nothing is ever buffered without
-//! bound, and a slow session never slows the others: the fan-out never waits. No lock is
-//! shared between sessions on a message's way (the destination table's locks are taken on
-//! `SUBSCRIBE` and `UNSUBSCRIBE`).
+//! bound, and a slow session never slows the others: the fan-out never waits. On a message's
+//! way the only locks are short ones, never held across a wait: a publication takes the hub
+//! channel's shard lock for one queue operation ([`Hub::publish`]), and the destination's
+//! fan-out task copies its subscriber list (an `Arc`) under that destination's own lock,
+//! which otherwise only `SUBSCRIBE` and `UNSUBSCRIBE` of that destination take; the
+//! destination table's locks are taken on `SUBSCRIBE` and `UNSUBSCRIBE` only.
 //!
 //! # Acknowledgements
 //!
