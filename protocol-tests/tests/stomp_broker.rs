@@ -584,3 +584,25 @@ async fn a_broadcast_on_a_shared_hub_never_reaches_stomp_clients() {
         "{next:?}"
     );
 }
+
+#[tokio::test]
+async fn an_authenticator_that_never_answers_still_ends_at_the_connect_timeout() {
+    // The connect timeout covers the authenticator's answer: a hung authentication service
+    // must not hold the session (and its SockJS slot) open for as long as the client stays.
+    let mut config = Config::default();
+    config.connect_timeout = Duration::from_millis(200);
+    let (_broker, url) = serve(
+        StompBroker::builder("/ws")
+            .config(config)
+            .authenticator(|_info| std::future::pending()),
+    );
+    let mut c = Client::open(&url).await;
+    c.send("CONNECT", &[("accept-version", "1.2")], "").await;
+    let error = tokio::time::timeout(PATIENCE, c.expect_error())
+        .await
+        .expect("ERROR and close at the connect timeout, not when the client leaves");
+    assert_eq!(
+        error.header("message"),
+        Some("no CONNECT completed within 200 ms")
+    );
+}
