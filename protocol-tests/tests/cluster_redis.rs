@@ -402,3 +402,19 @@ fn cluster_flags_without_redis_and_bad_values_are_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_broadcast_reaches_broadcast_sessions_only_not_stomp_ones() {
+    // In cluster mode /broadcast and /stomp share one hub (so that STOMP destinations span
+    // the nodes too). A /broadcast message is for /broadcast sessions: a STOMP client must
+    // never get it as if it were a frame.
+    let redis = redis();
+    let node = NodeProcess::start(&redis);
+    let url = format!("http://{}/stomp", node.addr);
+    let mut stomp = common::stomp::Client::login(&url, "reader").await;
+    let mut sender = node.session("").await;
+    ws_send(&mut sender, r#"["not a STOMP frame"]"#).await;
+    // The sender gets its own message back: the broadcast has been queued everywhere.
+    assert_eq!(messages(&mut sender, 1).await, ["not a STOMP frame"]);
+    stomp.expect_nothing_before_a_receipt().await;
+}

@@ -627,3 +627,43 @@ async fn a_second_live_hub_with_the_same_id_stays_off_the_bus() {
     bus.settle().await;
     assert_eq!(member.receive(1).await, ["from a"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_coming_back_does_not_deadlock_with_logins_ending_on_it() {
+    // `set_down(false)` takes the node's claims back while sessions of that node log out (a
+    // RefuseNewer login releases its claim under the user's lock). The two must not wait for
+    // each other's lock: before the fix this hung within a few hundred rounds.
+    let bus = MemoryBus::new();
+    let a = node(&bus, LoginPolicy::RefuseNewer);
+    let _b = node(&bus, LoginPolicy::RefuseNewer);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let toggler = {
+        let backend = Arc::clone(&a.backend);
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut rounds = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                backend.set_down(true);
+                backend.set_down(false);
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    let mut clients = Vec::new();
+    for i in 0..4 {
+        clients.push(Client::open(&a.sockjs, &format!("c{i}")).await);
+    }
+    let logins = clients.iter().enumerate().map(|(i, c)| async move {
+        for _ in 0..300 {
+            // Accepted, or undecided while the node is off the bus; never refused: nobody
+            // else is this user.
+            let r = c.cmd(&format!("login u{i}")).await;
+            assert!(r == "Ok(())" || r == "Err(Backend(Down))", "{r}");
+            assert_eq!(c.cmd("logout").await, "ok");
+        }
+    });
+    futures::future::join_all(logins).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(toggler.join().unwrap() > 0);
+}

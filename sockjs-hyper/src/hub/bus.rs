@@ -201,9 +201,13 @@ impl MemoryBackend {
             }
         } else {
             // Take back this node's claims, unless another live node took them meanwhile.
+            // The hub's list is read before the bus's lock is taken: the hub calls
+            // `release_login` (which takes that lock) with a user's lock held, and reading
+            // the list takes every user's lock.
             let live: HashSet<NodeId> = peers.iter().map(|(n, _)| *n).collect();
+            let held = link.inbox.claims();
             let mut claims = lock(&self.bus.inner.claims);
-            for key in link.inbox.claims() {
+            for key in held {
                 match claims.get(&key) {
                     Some(holder) if *holder != me && live.contains(holder) => {
                         tracing::warn!(user = %key.1, "a login claim was taken by another node meanwhile");

@@ -333,7 +333,10 @@ impl Hub {
         })
     }
 
-    /// Send `message` to every session of every endpoint sharing this hub, on every node.
+    /// Send `message` to every session of every endpoint sharing this hub, on every node
+    /// (except the endpoints built with
+    /// [`hub_broadcasts(false)`](crate::SockJsBuilder::hub_broadcasts), such as a STOMP
+    /// broker's).
     pub fn broadcast(&self, message: &str) -> Result<Delivery, HubError> {
         if message.len() > self.inner.config.max_message_size {
             return Err(HubError::TooLarge);
@@ -595,6 +598,7 @@ impl HubInner {
                 duplicates: c.duplicates,
             })
             .collect();
+        let totals = self.tracker.totals();
         let c = &self.counters;
         HubStats {
             node: self.node,
@@ -612,9 +616,9 @@ impl HubInner {
             subscriptions,
             published: c.published.load(Ordering::Relaxed),
             publish_failed: c.publish_failed.load(Ordering::Relaxed),
-            received: origins.iter().map(|o| o.received).sum(),
-            gaps: origins.iter().map(|o| o.gaps).sum(),
-            duplicates: origins.iter().map(|o| o.duplicates).sum(),
+            received: totals.received,
+            gaps: totals.gaps,
+            duplicates: totals.duplicates,
             origins,
             claims_failed: c.claims_failed.load(Ordering::Relaxed),
             lagged: c.lagged.load(Ordering::Relaxed),

@@ -89,6 +89,12 @@ pub(super) async fn run(inner: Arc<Inner>, conn: Connection) {
     tokio::pin!(timer);
     let mut armed: Option<Instant> = None;
     loop {
+        // The session can end while the authenticator decides (the connect timeout, a client
+        // sending too much meanwhile): its answer no longer matters, and the ERROR and close
+        // must go out now, not whenever (if ever) the authenticator answers.
+        if auth.is_some() && d.session.is_closed() {
+            auth = None;
+        }
         if auth.is_none() {
             if let Step::Authenticate(f) = d.drain(&conn).await {
                 auth = Some(f);
