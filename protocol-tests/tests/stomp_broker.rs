@@ -599,3 +599,47 @@ async fn an_authenticator_that_never_answers_still_ends_at_the_connect_timeout()
         Some("no CONNECT completed within 200 ms")
     );
 }
+
+#[tokio::test]
+async fn a_message_too_large_for_the_endpoint_is_refused_to_its_publisher_never_dropped_quietly() {
+    // Before: the frame failed `conn.send` with TooLarge, was counted as a slow subscriber's
+    // skip, and the publisher was told Ok.
+    let mut sockjs = sockjs_hyper::Config::default();
+    sockjs.max_message_size = 2048;
+    let (broker, url) = serve(as_login().sockjs_config(sockjs));
+    let mut ann = Client::login(&url, "ann").await;
+    ann.subscribe("t", "/topic/big", &[]).await;
+
+    // Server code learns it at once; a message that fits still goes through.
+    let err = broker.publish("/topic/big", "x".repeat(2000)).unwrap_err();
+    assert!(
+        matches!(err, PublishError::TooLarge { limit: 2048, size } if size > 2048),
+        "{err:?}"
+    );
+    broker.publish("/topic/big", "x".repeat(1000)).unwrap();
+    assert_eq!(ann.expect("MESSAGE").await.body.len(), 1000);
+
+    // A client's SEND that no subscriber could be sent gets an ERROR, not a silent drop.
+    let mut bob = Client::login(&url, "bob").await;
+    bob.send("SEND", &[("destination", "/topic/big")], &"y".repeat(1900))
+        .await;
+    let e = bob.expect_error().await;
+    assert!(
+        e.header("message").unwrap().contains("max_message_size"),
+        "{e:?}"
+    );
+
+    // A subscription id long enough to push a fitting message over the limit: that one
+    // delivery is counted as too large (not as a slow subscriber), the others get it.
+    let mut cy = Client::login(&url, "cy").await;
+    cy.subscribe(&"s".repeat(900), "/topic/big", &[]).await;
+    broker.publish("/topic/big", "z".repeat(1200)).unwrap();
+    assert_eq!(ann.expect("MESSAGE").await.body.len(), 1200);
+    wait_stats(&broker, "one frame too large", |s| s.dropped_too_large == 1).await;
+    let stats = broker.stats();
+    assert_eq!(stats.dropped_slow, 0, "{stats:?}");
+    assert!(broker
+        .stats()
+        .to_prometheus("/ws")
+        .contains("sockjs_stomp_dropped_too_large_total{endpoint=\"/ws\"} 1"));
+}

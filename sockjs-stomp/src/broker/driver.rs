@@ -165,6 +165,14 @@ impl Driver {
                 Output::Transmit(frame) => match conn.send(&frame).await {
                     Ok(()) => {}
                     Err(SendError::Closed) => self.session.handle_close(now()),
+                    Err(SendError::TooLarge) => {
+                        add(&self.inner.fanout.counters.dropped_too_large, 1);
+                        tracing::warn!(
+                            len = frame.len(),
+                            limit = self.inner.max_message_size,
+                            "a STOMP frame larger than max_message_size was not sent"
+                        );
+                    }
                     Err(e) => {
                         add(&self.inner.fanout.counters.dropped_slow, 1);
                         tracing::debug!(error = %e, "frame not sent");
