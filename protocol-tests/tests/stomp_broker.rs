@@ -643,3 +643,25 @@ async fn a_message_too_large_for_the_endpoint_is_refused_to_its_publisher_never_
         .to_prometheus("/ws")
         .contains("sockjs_stomp_dropped_too_large_total{endpoint=\"/ws\"} 1"));
 }
+
+#[tokio::test]
+async fn a_handler_that_never_returns_does_not_keep_its_ended_session_alive() {
+    // Before: the session's task waited on the handler forever, so the session, its
+    // subscriptions and its user's presence outlived the client.
+    let (broker, url) = serve(as_login().route("/hang", |_message| std::future::pending::<()>()));
+    let mut c = Client::login(&url, "hal").await;
+    c.subscribe("t", "/topic/x", &[]).await;
+    c.send("SEND", &[("destination", "/app/hang")], "").await;
+    wait_stats(&broker, "the session", |s| s.subscriptions == 1).await;
+    common::ws_close(c.ws).await;
+    wait_stats(&broker, "the session released", |s| {
+        (
+            s.sessions,
+            s.connected,
+            s.subscriptions,
+            s.handlers_abandoned,
+        ) == (0, 0, 0, 1)
+    })
+    .await;
+    assert_eq!(broker.hub().online("hal"), 0);
+}

@@ -542,6 +542,10 @@ impl StompBrokerBuilder {
     /// The handler of `SEND`s to the application destination `path` (the destination
     /// without its application prefix: `"/hello"` handles `/app/hello`), like
     /// `@MessageMapping("/hello")`.
+    ///
+    /// A session's frames are handled in order, so its next frames wait while its handler
+    /// runs (other sessions do not); spawn a task for long work. A handler still running when
+    /// its session ends is dropped within a second ([`BrokerStats::handlers_abandoned`]).
     pub fn route<F, Fut>(mut self, path: &str, handler: F) -> Self
     where
         F: Fn(AppMessage) -> Fut + Send + Sync + 'static,

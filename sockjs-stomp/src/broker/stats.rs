@@ -48,6 +48,9 @@ pub struct BrokerStats {
     pub errors: u64,
     /// Application handlers that panicked (the session goes on; the panic is logged).
     pub handler_panics: u64,
+    /// Application handlers still running when their session ended, dropped then (checked
+    /// every second while a handler runs).
+    pub handlers_abandoned: u64,
 }
 
 impl BrokerStats {
@@ -111,6 +114,11 @@ impl BrokerStats {
                 self.handler_panics,
                 "application handlers that panicked",
             ),
+            (
+                "handlers_abandoned_total",
+                self.handlers_abandoned,
+                "application handlers dropped when their session ended",
+            ),
         ];
         for (kind, list) in [("gauge", &gauges[..]), ("counter", &counters[..])] {
             for (name, value, help) in list {
@@ -140,6 +148,7 @@ pub(crate) struct Counters {
     pub(crate) denied: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) handler_panics: AtomicU64,
+    pub(crate) handlers_abandoned: AtomicU64,
 }
 
 pub(crate) fn add(counter: &AtomicU64, n: u64) {
@@ -171,6 +180,7 @@ impl Counters {
             denied: get(&self.denied),
             errors: get(&self.errors),
             handler_panics: get(&self.handler_panics),
+            handlers_abandoned: get(&self.handlers_abandoned),
         }
     }
 }
