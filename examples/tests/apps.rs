@@ -373,7 +373,10 @@ async fn websocket_ping_drops_a_peer_that_stopped_answering() {
             other => panic!("a responsive client lost its connection: {other:?}"),
         }
     }
-    assert!(rx.try_recv().is_err(), "the responsive session is still open");
+    assert!(
+        rx.try_recv().is_err(),
+        "the responsive session is still open"
+    );
 }
 
 #[tokio::test]
