@@ -648,11 +648,19 @@ async fn a_message_too_large_for_the_endpoint_is_refused_to_its_publisher_never_
 async fn a_handler_that_never_returns_does_not_keep_its_ended_session_alive() {
     // Before: the session's task waited on the handler forever, so the session, its
     // subscriptions and its user's presence outlived the client.
-    let (broker, url) = serve(as_login().route("/hang", |_message| std::future::pending::<()>()));
+    let started = Arc::new(tokio::sync::Notify::new());
+    let starts = Arc::clone(&started);
+    let (broker, url) = serve(as_login().route("/hang", move |_message| {
+        starts.notify_one();
+        std::future::pending::<()>()
+    }));
     let mut c = Client::login(&url, "hal").await;
     c.subscribe("t", "/topic/x", &[]).await;
     c.send("SEND", &[("destination", "/app/hang")], "").await;
-    wait_stats(&broker, "the session", |s| s.subscriptions == 1).await;
+    // The handler runs (a SEND still unread when the client leaves is lost, not handled).
+    tokio::time::timeout(PATIENCE, started.notified())
+        .await
+        .unwrap();
     common::ws_close(c.ws).await;
     wait_stats(&broker, "the session released", |s| {
         (
