@@ -32,8 +32,11 @@ FAMILIES = [
      {"sockjs-rs": "xhr-polling", "sockjs-node": "xhr-polling", "bare": "http-echo"}),
     ("broadcast", "Broadcast: send to last receipt, p50",
      {"sockjs-rs": "broadcast", "sockjs-node": "broadcast", "bare": "raw-broadcast"}),
+    # The bare column of the two below is the bare room of `broadcast` (the same runs).
     ("room-broadcast", "Hub room broadcast (send_to_room): send to last receipt, p50",
-     {"sockjs-rs": "room-broadcast"}),
+     {"sockjs-rs": "room-broadcast", "bare": "raw-broadcast"}),
+    ("endpoint-broadcast", "SockJs::broadcast: send to last receipt, p50",
+     {"sockjs-rs": "endpoint-broadcast", "bare": "raw-broadcast"}),
     ("idle", "Idle websocket session: server RSS",
      {"sockjs-rs": "idle", "sockjs-node": "idle", "bare": "raw-idle"}),
     ("idle-xhr-streaming", "Idle xhr_streaming session: server RSS",
@@ -150,7 +153,7 @@ def describe(family, c):
         return f"{c.connections} sessions × {c.in_flight} in flight, {c.size} B"
     if family == "ws-rtt":
         return f"1 connection, 1 in flight, {c.size} B"
-    if family in ("broadcast", "room-broadcast"):
+    if family in ("broadcast", "room-broadcast", "endpoint-broadcast"):
         return f"{c.connections} sessions, {c.size} B"
     if family in IDLE_FAMILIES:
         return f"{c.connections:,} sessions"
@@ -204,6 +207,17 @@ def targets(table):
     if r is not None:
         out.append(f"| (broadcast, bare websocket room / sockjs-node: the floor on this "
                    f"machine) | {c.median:.2f} ms ({r:.2f}×) | |")
+    for fam, what in (("endpoint-broadcast", "SockJs::broadcast"),
+                      ("room-broadcast", "hub room, send_to_room")):
+        a = get(fam, "sockjs-rs")
+        r = ratio(a, c)
+        add(f"broadcast ({what}) p50 ≤ 1.1× the bare room", None if r is None else r <= 1.1,
+            "–" if r is None else f"{a.median:.2f} ms vs {c.median:.2f} ms ({r:.2f}×)")
+    a = get("broadcast", "sockjs-rs")
+    r = ratio(a, c)
+    if r is not None:
+        out.append(f"| (broadcast, the application's room of `try_send`, encoding per member, "
+                   f"/ the bare room) | {r:.2f}× | |")
     for fam, what in (("idle", "ws"), ("idle-xhr-streaming", "xhr-streaming")):
         # sockjs-rs's own figure against the absolute target; sockjs-node's for reference.
         a, b = get(fam, "sockjs-rs"), get(fam, "sockjs-node")
