@@ -117,12 +117,16 @@ impl EncodedMessage {
     }
 
     /// The encoded bytes: a JSON string literal (`"..."`), valid UTF-8.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        if self.framed {
-            &self.buf[FRAME_HEAD..self.buf.len() - FRAME_TAIL]
-        } else {
-            &self.buf
-        }
+        let head = self.frame_len(FRAME_HEAD);
+        &self.buf[head..head + self.len()]
+    }
+
+    /// `bytes` if the buffer is framed, else 0.
+    #[inline]
+    fn frame_len(&self, bytes: usize) -> usize {
+        usize::from(self.framed) * bytes
     }
 
     /// The message as it is, not encoded: for the raw `/websocket` endpoint, which carries
@@ -135,12 +139,14 @@ impl EncodedMessage {
     }
 
     /// Encoded length in bytes, quotes included.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.as_bytes().len()
+        self.buf.len() - self.frame_len(FRAME_HEAD + FRAME_TAIL)
     }
 
     /// `false` for a SockJS-encoded message (it holds at least its two quotes); `true` only
     /// for an empty [`verbatim`](EncodedMessage::verbatim) message.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -157,6 +163,7 @@ impl EncodedMessage {
     /// The message frame of this message alone, `a[<message>]`: the buffer itself (shared
     /// with the message's other clones; neither copied nor allocated). The message back for a
     /// [`verbatim`](EncodedMessage::verbatim) one.
+    #[inline]
     pub(crate) fn into_frame(self) -> Result<Bytes, EncodedMessage> {
         if self.framed {
             Ok(self.buf)
