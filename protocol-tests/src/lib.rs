@@ -12,10 +12,20 @@
 //! | `/ticker`                   | `tick!` one second after open, then every second         |
 //! | `/broadcast`                | every message to every open session, the sender's too    |
 //! | `/amplify`                  | message `m` answers `2^n` `x` characters, see below      |
+//! | `/stomp`                    | a STOMP 1.0–1.2 broker with Spring's defaults, see below |
 //!
 //! The endpoints answer as sockjs-node's test server does, since sockjs-client's own tests
 //! are written against it. `/amplify` reads `n` as JavaScript's `Math.floor(Number(m))`
 //! ([`js_number`]) and uses 1 when `n` is outside 1..=18 (so `19` answers `xx`).
+//!
+//! `/stomp` is a [`StompBroker`] with Spring's default conventions, so that any STOMP client
+//! (stompjs over sockjs-client, a benchmark) can test against it: application prefix `/app`,
+//! broker prefixes `/topic` and `/queue`, user prefix `/user`, server heart-beat
+//! `10000,10000`. It accepts any `CONNECT` and takes its `login` header as the user name
+//! (none: anonymous). A `SEND` to `/app/echo` publishes the same body and `content-type` to
+//! `/topic/echo` ([`stomp_echo`]). Everything else is the broker's own behaviour: `/topic/..`
+//! and `/queue/..` fan out to their subscribers, `/user/NAME/queue/..` reaches NAME's
+//! sessions.
 //!
 //! [`spawn_background`] starts it in-process on a loopback port; the black-box tests in
 //! `tests/` talk to it over TCP exactly as an external client would (or to any server given
@@ -36,7 +46,23 @@
 //!   so it counts in the cluster's presence;
 //! - `GET /metrics` answers the Prometheus text of `/broadcast`'s endpoint, its hub (cluster
 //!   presence, cross-node traffic, gaps and duplicates per origin node) and the Redis backend
-//!   (`sockjs_redis_up`, outbox, reconnects, ...).
+//!   (`sockjs_redis_up`, outbox, reconnects, ...);
+//! - [`Cluster::login_policy`] (the binary's `--login-policy allow|replace|refuse`) is
+//!   `/broadcast`'s duplicate-login policy, cluster-wide (default `allow`);
+//! - two small **admin routes** let an external suite look at a node and act on the cluster
+//!   (unauthenticated, like the rest of this test server: never expose it):
+//!   - `GET /cluster` answers JSON: this node's id, whether it is up, its `/broadcast`
+//!     sessions, its logged-in users with their session counts (`local`), and the cluster's
+//!     presence as this node sees it (`presence`):
+//!     `{"node":"000000000000000a","up":true,"sessions":3,"local":{"alice":1},"presence":{"alice":2,"bob":1}}`;
+//!   - `POST /cluster/kick?user=NAME[&code=4001][&reason=Kicked]` closes every session of
+//!     `NAME` on every node with that code (4000–4999, default 4001) and reason (default
+//!     `Kicked`), through [`Hub::kick_user`]; it answers JSON
+//!     `{"local":N,"published":true}` (the sessions closed on this node, and whether the kick
+//!     went to the other nodes), or 503 with the error when it did not reach them.
+//!
+//! - `/stomp` uses the same hub, so its topics and user destinations span the nodes too, and
+//!   `/metrics` includes its statistics.
 //!
 //! Without it, nothing differs from the single-process server.
 #![deny(missing_docs)]
@@ -56,9 +82,10 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use sockjs_hyper::hub::Hub;
+use sockjs_hyper::hub::{Hub, HubError, LoginPolicy};
 use sockjs_hyper::{Config, Connection, ResponseBody, SockJs};
 use sockjs_redis::{RedisBackend, RedisConfig, RedisError};
+use sockjs_stomp::broker::{AppMessage, BuildError, Message, StompBroker};
 
 /// Options of the conformance server.
 #[derive(Clone, Debug)]
@@ -81,20 +108,107 @@ pub struct Cluster {
     pub hub: Hub,
     /// The backend (for `/metrics` and a clean shutdown).
     pub redis: RedisBackend,
+    /// `/broadcast`'s duplicate-login policy (default [`LoginPolicy::Allow`]).
+    pub login_policy: LoginPolicy,
 }
 
 impl Cluster {
-    /// Connect to Redis with `config` and build the hub; waits (at most the connect timeout
-    /// again) until the node is registered, so that `/broadcast` spans the cluster from its
-    /// first session on.
+    /// Connect to Redis with `config` and build the hub with a random node id; see
+    /// [`Cluster::connect_as`].
     pub async fn connect(config: RedisConfig) -> Result<Cluster, RedisError> {
-        let wait = config.connect_timeout;
+        Cluster::connect_as(config, None).await
+    }
+
+    /// Connect to Redis with `config` and build the hub, as node `node` when given (else a
+    /// random id); waits until the node is registered, so that `/broadcast` spans the
+    /// cluster from its first session on: at most the connect timeout when Redis is slow to
+    /// answer, and up to the liveness TTL more when the id's previous process died without
+    /// leaving (its key must expire first). Fails with [`RedisError::NodeIdInUse`] when
+    /// another live process holds the id.
+    pub async fn connect_as(
+        config: RedisConfig,
+        node: Option<sockjs_hyper::hub::NodeId>,
+    ) -> Result<Cluster, RedisError> {
+        let wait = config.connect_timeout + config.liveness_ttl;
         let redis = RedisBackend::connect(config).await?;
-        let hub = Hub::with_backend(redis.clone());
-        if !redis.wait_until_up(wait).await {
-            tracing::warn!("not registered in the cluster yet; /broadcast is local until it is");
+        let mut builder = Hub::builder().backend(redis.clone());
+        if let Some(node) = node {
+            builder = builder.node(node);
         }
-        Ok(Cluster { hub, redis })
+        let hub = builder
+            .build()
+            .unwrap_or_else(|_| unreachable!("the default hub configuration is valid"));
+        match redis.joined(wait).await {
+            Ok(()) => {}
+            Err(e @ RedisError::NodeIdInUse { .. }) => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "not registered in the cluster yet; /broadcast is local until it is");
+            }
+        }
+        Ok(Cluster {
+            hub,
+            redis,
+            login_policy: LoginPolicy::Allow,
+        })
+    }
+
+    /// `GET /cluster`: this node as JSON (see the crate docs).
+    pub fn describe(&self, endpoint: &SockJs) -> String {
+        let stats = self.hub.stats();
+        let local: serde_json::Map<String, serde_json::Value> = self
+            .hub
+            .presence()
+            .iter()
+            .filter_map(|(user, _)| {
+                let here = self.hub.sessions_of(user).len();
+                (here > 0).then(|| (user.to_string(), here.into()))
+            })
+            .collect();
+        let presence: serde_json::Map<String, serde_json::Value> = self
+            .hub
+            .presence()
+            .iter()
+            .map(|(user, n)| (user.to_string(), n.into()))
+            .collect();
+        serde_json::json!({
+            "node": stats.node.to_string(),
+            "up": self.redis.is_up(),
+            "sessions": endpoint.sessions().len(),
+            "local": local,
+            "presence": presence,
+        })
+        .to_string()
+    }
+
+    /// `POST /cluster/kick?user=NAME[&code=4001][&reason=Kicked]` (see the crate docs).
+    pub fn kick(&self, query: Option<&str>) -> (StatusCode, String) {
+        let (mut user, mut code, mut reason) = (None, 4001u16, "Kicked".to_string());
+        for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            match &*k {
+                "user" => user = Some(v.into_owned()),
+                "code" => match v.parse() {
+                    Ok(c @ 4000..=4999) => code = c,
+                    _ => return (StatusCode::BAD_REQUEST, "code: 4000 to 4999\n".into()),
+                },
+                "reason" => reason = v.into_owned(),
+                _ => {}
+            }
+        }
+        let Some(user) = user else {
+            return (StatusCode::BAD_REQUEST, "user= is required\n".into());
+        };
+        match self.hub.kick_user(&user, code, &reason) {
+            Ok(d) => (
+                StatusCode::OK,
+                serde_json::json!({"local": d.sent, "published": d.published}).to_string(),
+            ),
+            Err(HubError::Cluster { local, cause }) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({"local": local.sent, "published": false, "error": cause.to_string()})
+                    .to_string(),
+            ),
+            Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")),
+        }
     }
 
     /// The Prometheus text of `endpoint` (the `/broadcast` endpoint), its hub and the backend.
@@ -122,6 +236,33 @@ impl Default for ServerOptions {
 pub struct ConformanceApp {
     endpoints: Arc<Vec<SockJs>>,
     cluster: Option<(Cluster, SockJs)>,
+    stomp: Option<StompBroker>,
+}
+
+/// `/stomp`'s handler of `/app/echo`: the same body and `content-type` to `/topic/echo`.
+pub async fn stomp_echo(message: AppMessage) {
+    let broker = message.broker().clone();
+    let mut echo = Message::new(message.body);
+    echo.content_type = message.content_type;
+    if let Err(e) = broker.publish("/topic/echo", echo) {
+        tracing::warn!(error = %e, "echo not published");
+    }
+}
+
+/// The `/stomp` broker (see the crate docs) on `hub` (its own when `None`), with the SockJS
+/// settings `sockjs`.
+pub fn stomp_broker(sockjs: Config, hub: Option<Hub>) -> Result<StompBroker, BuildError> {
+    let mut builder = StompBroker::builder("/stomp")
+        .sockjs_config(sockjs)
+        .authenticator(|info| {
+            let user = info.login().filter(|l| !l.is_empty()).map(str::to_owned);
+            async move { Ok(user) }
+        })
+        .route("/echo", stomp_echo);
+    if let Some(hub) = hub {
+        builder = builder.hub(hub);
+    }
+    builder.build()
 }
 
 async fn echo(mut conn: Connection) {
@@ -191,7 +332,7 @@ async fn cluster_broadcast(conn: Connection) {
 
 impl ConformanceApp {
     /// Build the endpoints.
-    pub fn new(opts: &ServerOptions) -> Result<Self, sockjs_hyper::Error> {
+    pub fn new(opts: &ServerOptions) -> Result<Self, BuildError> {
         let base = {
             let mut c = Config::default();
             c.heartbeat_interval = opts.heartbeat;
@@ -214,6 +355,8 @@ impl ConformanceApp {
             SockJs::new("/ticker", base.clone(), ticker)?,
             SockJs::new("/amplify", base.clone(), amplify)?,
         ];
+        let stomp = stomp_broker(base.clone(), opts.cluster.as_ref().map(|c| c.hub.clone()))?;
+        endpoints.push(stomp.endpoint().clone());
         let cluster = match &opts.cluster {
             None => {
                 endpoints.push(SockJs::new("/broadcast", base, broadcast)?);
@@ -223,6 +366,7 @@ impl ConformanceApp {
                 let endpoint = SockJs::builder("/broadcast")
                     .config(base)
                     .hub(cluster.hub.clone())
+                    .login_policy(cluster.login_policy)
                     .build(cluster_broadcast)?;
                 endpoints.push(endpoint.clone());
                 Some((cluster.clone(), endpoint))
@@ -231,6 +375,7 @@ impl ConformanceApp {
         Ok(ConformanceApp {
             endpoints: Arc::new(endpoints),
             cluster,
+            stomp: Some(stomp),
         })
     }
 
@@ -239,20 +384,42 @@ impl ConformanceApp {
         ConformanceApp {
             endpoints: Arc::new(endpoints),
             cluster: None,
+            stomp: None,
         }
     }
 
     /// Answer one request: the endpoint whose prefix matches, else 404.
     pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
         let path = req.uri().path();
-        if let (Some((cluster, endpoint)), "/metrics") = (&self.cluster, path) {
-            let mut r =
-                Response::new(Full::new(Bytes::from(cluster.metrics(endpoint))).boxed_unsync());
-            r.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("text/plain; version=0.0.4"),
-            );
-            return r;
+        if let Some((cluster, endpoint)) = &self.cluster {
+            let answer = match (req.method(), path) {
+                (_, "/metrics") => {
+                    let mut text = cluster.metrics(endpoint);
+                    if let Some(stomp) = &self.stomp {
+                        text.push_str(&stomp.stats().to_prometheus(stomp.endpoint().prefix()));
+                    }
+                    Some((StatusCode::OK, "text/plain; version=0.0.4", text))
+                }
+                (&http::Method::GET, "/cluster") => Some((
+                    StatusCode::OK,
+                    "application/json",
+                    cluster.describe(endpoint),
+                )),
+                (&http::Method::POST, "/cluster/kick") => {
+                    let (status, body) = cluster.kick(req.uri().query());
+                    Some((status, "application/json", body))
+                }
+                _ => None,
+            };
+            if let Some((status, content_type, body)) = answer {
+                let mut r = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
+                *r.status_mut() = status;
+                r.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static(content_type),
+                );
+                return r;
+            }
         }
         match self.endpoints.iter().find(|e| e.matches(path)) {
             Some(endpoint) => endpoint.with_peer_addr(peer).handle(req).await,
@@ -365,7 +532,7 @@ pub fn spawn_endpoints(endpoints: Vec<SockJs>) -> SocketAddr {
 
 fn spawn_app(
     opts: ServerOptions,
-    app: impl FnOnce(&ServerOptions) -> Result<ConformanceApp, sockjs_hyper::Error> + Send + 'static,
+    app: impl FnOnce(&ServerOptions) -> Result<ConformanceApp, BuildError> + Send + 'static,
 ) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
