@@ -32,8 +32,11 @@ FAMILIES = [
      {"sockjs-rs": "xhr-polling", "sockjs-node": "xhr-polling", "bare": "http-echo"}),
     ("broadcast", "Broadcast: send to last receipt, p50",
      {"sockjs-rs": "broadcast", "sockjs-node": "broadcast", "bare": "raw-broadcast"}),
+    # The bare column of the two below is the bare room of `broadcast` (the same runs).
     ("room-broadcast", "Hub room broadcast (send_to_room): send to last receipt, p50",
-     {"sockjs-rs": "room-broadcast"}),
+     {"sockjs-rs": "room-broadcast", "bare": "raw-broadcast"}),
+    ("endpoint-broadcast", "SockJs::broadcast: send to last receipt, p50",
+     {"sockjs-rs": "endpoint-broadcast", "bare": "raw-broadcast"}),
     ("idle", "Idle websocket session: server RSS",
      {"sockjs-rs": "idle", "sockjs-node": "idle", "bare": "raw-idle"}),
     ("idle-xhr-streaming", "Idle xhr_streaming session: server RSS",
@@ -87,6 +90,12 @@ class Cell:
                 if r.get("msgs_per_server_cpu_sec") is not None]
         # Messages per second of server CPU time hardly depends on disturbance: all runs.
         self.efficiency_all = statistics.median(effs) if effs else None
+        # Broadcasts: server CPU milliseconds per broadcast (all runs, for the same reason).
+        per_op = [r["server_cpu_pct"] / 100 * r["window_s"] * 1000 / r["broadcast_ms"]["count"]
+                  for r in all_runs
+                  if r.get("server_cpu_pct") is not None and r.get("window_s")
+                  and (r.get("broadcast_ms") or {}).get("count")]
+        self.cpu_ms_per_broadcast = statistics.median(per_op) if per_op else None
         client = [r["client_cpu_pct"] for r in runs if r.get("client_cpu_pct") is not None]
         self.client_cpu = statistics.median(client) if client else None
         lat = [r["latency_us"]["p99"] for r in runs if r.get("latency_us")]
@@ -150,7 +159,7 @@ def describe(family, c):
         return f"{c.connections} sessions × {c.in_flight} in flight, {c.size} B"
     if family == "ws-rtt":
         return f"1 connection, 1 in flight, {c.size} B"
-    if family in ("broadcast", "room-broadcast"):
+    if family in ("broadcast", "room-broadcast", "endpoint-broadcast"):
         return f"{c.connections} sessions, {c.size} B"
     if family in IDLE_FAMILIES:
         return f"{c.connections:,} sessions"
@@ -163,8 +172,10 @@ def targets(table):
 
     out = []
 
-    def add(name, ok, detail):
+    def add(name, ok, detail, disturbed=False):
         status = "not measured" if ok is None else ("**met**" if ok else "**not met**")
+        if ok is not None and disturbed:
+            status += " † (disturbed runs only: not conclusive)"
         out.append(f"| {name} | {detail} | {status} |")
 
     r = ratio(get("ws-echo", "sockjs-rs"), get("ws-echo", "sockjs-node"))
@@ -204,6 +215,23 @@ def targets(table):
     if r is not None:
         out.append(f"| (broadcast, bare websocket room / sockjs-node: the floor on this "
                    f"machine) | {c.median:.2f} ms ({r:.2f}×) | |")
+    for fam, what in (("endpoint-broadcast", "SockJs::broadcast"),
+                      ("room-broadcast", "hub room, send_to_room")):
+        a = get(fam, "sockjs-rs")
+        r = ratio(a, c)
+        add(f"broadcast ({what}) p50 ≤ 1.1× the bare room", None if r is None else r <= 1.1,
+            "–" if r is None else f"{a.median:.2f} ms vs {c.median:.2f} ms ({r:.2f}×)",
+            disturbed=r is not None and (a.all_disturbed or c.all_disturbed))
+        if a is not None and c is not None and a.cpu_ms_per_broadcast \
+                and c.cpu_ms_per_broadcast:
+            out.append(f"| ({what}, server CPU per broadcast, all runs: rs / bare) | "
+                       f"{a.cpu_ms_per_broadcast:.2f} ms vs {c.cpu_ms_per_broadcast:.2f} ms "
+                       f"({a.cpu_ms_per_broadcast / c.cpu_ms_per_broadcast:.2f}×) | |")
+    a = get("broadcast", "sockjs-rs")
+    r = ratio(a, c)
+    if r is not None:
+        out.append(f"| (broadcast, the application's room of `try_send`, encoding per member, "
+                   f"/ the bare room) | {r:.2f}× | |")
     for fam, what in (("idle", "ws"), ("idle-xhr-streaming", "xhr-streaming")):
         # sockjs-rs's own figure against the absolute target; sockjs-node's for reference.
         a, b = get(fam, "sockjs-rs"), get(fam, "sockjs-node")
@@ -302,7 +330,7 @@ def markdown(runs, meta, table):
             row.append(text)
         if any(x != "–" for x in row):
             lines.append(f"| {family} | " + " | ".join(row) + " |")
-    lines += ["", "## Targets (issue 6)", "", "| target | measured | |", "|---|---|---|"]
+    lines += ["", "## Targets (issues 6 and 16)", "", "| target | measured | |", "|---|---|---|"]
     lines += targets(table)
     total_errors = sum(r["errors"] for r in runs)
     lines += ["", f"Errors over all {len(runs)} runs: {total_errors}."]

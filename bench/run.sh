@@ -28,8 +28,9 @@
 #     BENCH_IDLE_SESSIONS [10000]    idle and idle-xhr-streaming sessions
 #     BENCH_SERVERS ["sockjs-rs sockjs-node bare"]
 #     BENCH_WORKLOADS ["ws-echo ws-rtt xhr-streaming xhr-polling broadcast room-broadcast
-#                       idle idle-xhr-streaming"]
-#                                    (room-broadcast, the hub's room, runs on sockjs-rs only)
+#                       endpoint-broadcast idle idle-xhr-streaming"]
+#                                    (room-broadcast, the hub's room, and endpoint-broadcast,
+#                                    SockJs::broadcast, run on sockjs-rs only)
 #                                    (the bare server runs raw-* counterparts: plain websockets,
 #                                    http-echo for xhr-polling, raw-idle-streaming (held plain
 #                                    HTTP streaming responses) for idle-xhr-streaming, and has
@@ -66,7 +67,7 @@ SIZE=${BENCH_SIZE:-64}
 BROADCAST_SESSIONS=${BENCH_BROADCAST_SESSIONS:-1000}
 IDLE_SESSIONS=${BENCH_IDLE_SESSIONS:-10000}
 SERVERS=${BENCH_SERVERS:-"sockjs-rs sockjs-node bare"}
-WORKLOADS=${BENCH_WORKLOADS:-"ws-echo ws-rtt xhr-streaming xhr-polling broadcast room-broadcast idle idle-xhr-streaming"}
+WORKLOADS=${BENCH_WORKLOADS:-"ws-echo ws-rtt xhr-streaming xhr-polling broadcast room-broadcast endpoint-broadcast idle idle-xhr-streaming"}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 OUT=${BENCH_OUT:-$BENCH_DIR/report}
@@ -187,6 +188,8 @@ load_args() {
     broadcast) echo "${raw:+raw-}broadcast --connections $BROADCAST_SESSIONS --timeout 120" ;;
     # The hub's room: sockjs-rs only (the others' broadcast rooms are the application's).
     room-broadcast) [ "$server" = sockjs-rs ] && echo "room-broadcast --connections $BROADCAST_SESSIONS --timeout 120" ;;
+    # SockJs::broadcast to the endpoint's sessions: sockjs-rs only.
+    endpoint-broadcast) [ "$server" = sockjs-rs ] && echo "endpoint-broadcast --connections $BROADCAST_SESSIONS --timeout 120" ;;
     idle) echo "${raw:+raw-}idle --connections $IDLE_SESSIONS --concurrency $IDLE_CONCURRENCY --timeout 300" ;;
     idle-xhr-streaming)
         if [ -n "$raw" ]; then

@@ -3,7 +3,9 @@
 //! `raw-broadcast` does the same over plain websockets (the bare server's room): each
 //! websocket message is one broadcast message, with no SockJS framing. `room-broadcast` does it
 //! on sockjs-rs's `/room`, where the room is the hub's (`Connection::join`,
-//! `Hub::send_to_room`: encoded once for all members) instead of the application's.
+//! `Hub::send_to_room`: encoded once for all members) instead of the application's;
+//! `endpoint-broadcast` on sockjs-rs's `/all`, where every message goes to every session of
+//! the endpoint with `SockJs::broadcast`.
 //!
 //! First, warm-up broadcasts are repeated until one reaches every session (so every session
 //! has joined the room); then up to `repetitions` measured broadcasts, one at a time, within

@@ -29,6 +29,9 @@ pub enum Workload {
     /// `connections` websocket sessions in one hub room (sockjs-rs's `/room`: each session
     /// joins the room, each message goes out with `Hub::send_to_room`); one sends, all receive.
     RoomBroadcast,
+    /// `connections` websocket sessions on sockjs-rs's `/all`, where each message goes to
+    /// every session of the endpoint with `SockJs::broadcast`; one sends, all receive.
+    EndpointBroadcast,
     /// `connections` idle SockJS websocket sessions; server RSS per session.
     Idle,
     /// `connections` idle plain websockets (the bare server); server RSS per connection.
@@ -43,7 +46,7 @@ pub enum Workload {
 
 impl Workload {
     /// Every workload, in the order the reports list them.
-    pub const ALL: [Workload; 14] = [
+    pub const ALL: [Workload; 15] = [
         Workload::WsEcho,
         Workload::RawWsEcho,
         Workload::WsRtt,
@@ -54,6 +57,7 @@ impl Workload {
         Workload::Broadcast,
         Workload::RawBroadcast,
         Workload::RoomBroadcast,
+        Workload::EndpointBroadcast,
         Workload::Idle,
         Workload::RawIdle,
         Workload::IdleXhrStreaming,
@@ -73,6 +77,7 @@ impl Workload {
             Workload::Broadcast => "broadcast",
             Workload::RawBroadcast => "raw-broadcast",
             Workload::RoomBroadcast => "room-broadcast",
+            Workload::EndpointBroadcast => "endpoint-broadcast",
             Workload::Idle => "idle",
             Workload::RawIdle => "raw-idle",
             Workload::IdleXhrStreaming => "idle-xhr-streaming",
@@ -94,11 +99,13 @@ impl Workload {
     }
 
     /// The default endpoint prefix: `/broadcast` for the broadcast workloads, `/room` for
-    /// `room-broadcast`, `/stream` for `raw-idle-streaming`, `/echo` otherwise.
+    /// `room-broadcast`, `/all` for `endpoint-broadcast`, `/stream` for `raw-idle-streaming`,
+    /// `/echo` otherwise.
     pub fn default_prefix(self) -> &'static str {
         match self {
             Workload::Broadcast | Workload::RawBroadcast => "/broadcast",
             Workload::RoomBroadcast => "/room",
+            Workload::EndpointBroadcast => "/all",
             Workload::RawIdleStreaming => "/stream",
             _ => "/echo",
         }
@@ -168,7 +175,10 @@ impl LoadConfig {
             Workload::WsRtt | Workload::RawWsRtt => (1, 1),
             Workload::XhrStreaming | Workload::XhrPolling => (50, 4),
             Workload::HttpEcho => (50, 1),
-            Workload::Broadcast | Workload::RawBroadcast | Workload::RoomBroadcast => (1000, 1),
+            Workload::Broadcast
+            | Workload::RawBroadcast
+            | Workload::RoomBroadcast
+            | Workload::EndpointBroadcast => (1000, 1),
             Workload::Idle
             | Workload::RawIdle
             | Workload::IdleXhrStreaming

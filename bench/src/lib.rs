@@ -26,6 +26,7 @@
 //! | `broadcast`     | N websocket sessions on `/broadcast` | send → last receipt, p50       |
 //! | `raw-broadcast` | N plain websockets on `/broadcast` (bare) | send → last receipt, p50  |
 //! | `room-broadcast` | N websocket sessions in a hub room (`/room`) | send → last receipt, p50 |
+//! | `endpoint-broadcast` | N websocket sessions, `SockJs::broadcast` (`/all`) | send → last receipt, p50 |
 //! | `idle`          | N idle SockJS websocket sessions   | server RSS per session           |
 //! | `raw-idle`      | N idle plain websockets (bare)     | server RSS per session           |
 //! | `idle-xhr-streaming` | N idle SockJS `xhr_streaming` sessions | server RSS per session      |
@@ -66,9 +67,10 @@ pub async fn run(config: &LoadConfig) -> RunReport {
             }
             Workload::XhrStreaming | Workload::XhrPolling => xhr::run(config, &stats).await,
             Workload::HttpEcho => http_echo::run(config, &stats).await,
-            Workload::Broadcast | Workload::RawBroadcast | Workload::RoomBroadcast => {
-                broadcast::run(config, &stats).await
-            }
+            Workload::Broadcast
+            | Workload::RawBroadcast
+            | Workload::RoomBroadcast
+            | Workload::EndpointBroadcast => broadcast::run(config, &stats).await,
             Workload::Idle
             | Workload::RawIdle
             | Workload::IdleXhrStreaming

@@ -169,7 +169,10 @@ pub(crate) fn build(
             "us",
             false,
         ),
-        Workload::Broadcast | Workload::RawBroadcast | Workload::RoomBroadcast => (
+        Workload::Broadcast
+        | Workload::RawBroadcast
+        | Workload::RoomBroadcast
+        | Workload::EndpointBroadcast => (
             broadcast_ms.as_ref().map_or(0.0, |l| l.p50),
             "broadcast_p50",
             "ms",

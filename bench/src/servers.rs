@@ -1,4 +1,4 @@
-//! The Rust servers under test: sockjs-rs (`/echo`, `/broadcast`, `/room`) and the bare reference
+//! The Rust servers under test: sockjs-rs (`/echo`, `/broadcast`, `/room`, `/all`) and the bare reference
 //! (plain websocket echo at any path, plain websocket broadcast under `/broadcast`, `POST`
 //! echo), each an accept loop over hyper's HTTP/1.1 server.
 
@@ -31,12 +31,14 @@ use tokio_tungstenite::WebSocketStream;
 const BARE_MAX_BODY: usize = 1024 * 1024;
 
 /// The sockjs-rs endpoints of the benchmark, default configuration: `/echo`, `/broadcast` (the
-/// application's own room, as the sockjs-node server has it) and `/room` (the hub's room).
+/// application's own room, as the sockjs-node server has it), `/room` (the hub's room) and
+/// `/all` (`SockJs::broadcast` to the endpoint's sessions).
 #[derive(Clone, Debug)]
 pub struct SockJsApp {
     echo: SockJs,
     broadcast: SockJs,
     room: SockJs,
+    all: SockJs,
 }
 
 /// The members of the broadcast endpoint (application state, not the library's).
@@ -87,6 +89,15 @@ async fn hub_room(mut conn: Connection) {
     }
 }
 
+/// Each message goes to every session of the endpoint, the sender included
+/// (`SockJs::broadcast`: encoded once; a session with a full queue is skipped).
+async fn endpoint_broadcast(mut conn: Connection) {
+    let endpoint = conn.endpoint();
+    while let Some(message) = conn.recv().await {
+        let _ = endpoint.broadcast(&message);
+    }
+}
+
 impl SockJsApp {
     /// Build the endpoints with [`Config::default`].
     pub fn new() -> Result<SockJsApp, sockjs_hyper::Error> {
@@ -97,6 +108,7 @@ impl SockJsApp {
                 broadcast(Arc::clone(&room), conn)
             })?,
             room: SockJs::new("/room", Config::default(), hub_room)?,
+            all: SockJs::new("/all", Config::default(), endpoint_broadcast)?,
         })
     }
 
@@ -109,6 +121,8 @@ impl SockJsApp {
             self.broadcast.handle(req).await
         } else if self.room.matches(path) {
             self.room.handle(req).await
+        } else if self.all.matches(path) {
+            self.all.handle(req).await
         } else {
             text(StatusCode::NOT_FOUND, "404 Not Found\n")
         }

@@ -136,6 +136,11 @@ fn room_broadcast() {
     broadcasts(Workload::RoomBroadcast);
 }
 
+#[test]
+fn endpoint_broadcast() {
+    broadcasts(Workload::EndpointBroadcast);
+}
+
 fn broadcasts(workload: Workload) {
     let r = run(short(workload, 20));
     assert!(r.messages > 0, "{workload}: broadcasts received");

@@ -85,49 +85,114 @@ pub const HEARTBEAT: &str = "h";
 ///
 /// Encoding happens once, in [`EncodedMessage::new`]; cloning is cheap (a reference-counted
 /// buffer), so one encoded message can be queued to many sessions.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EncodedMessage(Bytes);
+///
+/// The buffer holds the message already framed on its own, `a[<message>]`, and
+/// [`as_bytes`](EncodedMessage::as_bytes) is the middle of it: a websocket session that sends
+/// this message alone in a frame (the usual case, a broadcast's included) writes the buffer
+/// itself, with no frame built, allocated or copied per session.
+#[derive(Clone)]
+pub struct EncodedMessage {
+    buf: Bytes,
+    /// `buf` is `a[<message>]` ([`new`](EncodedMessage::new)), rather than the message
+    /// itself ([`verbatim`](EncodedMessage::verbatim)).
+    framed: bool,
+}
+
+/// Bytes of the frame around a framed message: `a[` before, `]` after.
+const FRAME_HEAD: usize = 2;
+const FRAME_TAIL: usize = 1;
 
 impl EncodedMessage {
     /// Encode `msg` as a JSON string literal with the SockJS escaping rules
     /// (see [`encode_json_string`]).
     pub fn new(msg: &str) -> Self {
-        let mut s = String::with_capacity(msg.len() + 2);
+        let mut s = String::with_capacity(msg.len() + 2 + FRAME_HEAD + FRAME_TAIL);
+        s.push_str("a[");
         encode_json_string(msg, &mut s);
-        EncodedMessage(Bytes::from(s))
+        s.push(']');
+        EncodedMessage {
+            buf: Bytes::from(s),
+            framed: true,
+        }
     }
 
     /// The encoded bytes: a JSON string literal (`"..."`), valid UTF-8.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        let head = self.frame_len(FRAME_HEAD);
+        &self.buf[head..head + self.len()]
+    }
+
+    /// `bytes` if the buffer is framed, else 0.
+    #[inline]
+    fn frame_len(&self, bytes: usize) -> usize {
+        usize::from(self.framed) * bytes
     }
 
     /// The message as it is, not encoded: for the raw `/websocket` endpoint, which carries
     /// plain messages without SockJS framing (see [`Framing::Raw`](crate::framing::Framing::Raw)).
     pub fn verbatim(msg: &str) -> Self {
-        EncodedMessage(Bytes::copy_from_slice(msg.as_bytes()))
+        EncodedMessage {
+            buf: Bytes::copy_from_slice(msg.as_bytes()),
+            framed: false,
+        }
     }
 
     /// Encoded length in bytes, quotes included.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.buf.len() - self.frame_len(FRAME_HEAD + FRAME_TAIL)
     }
 
     /// `false` for a SockJS-encoded message (it holds at least its two quotes); `true` only
     /// for an empty [`verbatim`](EncodedMessage::verbatim) message.
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
 
-    /// The shared buffer holding the encoded bytes.
+    /// The shared buffer holding the encoded bytes (a slice of it: nothing is copied).
     pub fn into_bytes(self) -> Bytes {
-        self.0
+        if self.framed {
+            self.buf.slice(FRAME_HEAD..self.buf.len() - FRAME_TAIL)
+        } else {
+            self.buf
+        }
+    }
+
+    /// The message frame of this message alone, `a[<message>]`: the buffer itself (shared
+    /// with the message's other clones; neither copied nor allocated). The message back for a
+    /// [`verbatim`](EncodedMessage::verbatim) one.
+    #[inline]
+    pub(crate) fn into_frame(self) -> Result<Bytes, EncodedMessage> {
+        if self.framed {
+            Ok(self.buf)
+        } else {
+            Err(self)
+        }
+    }
+}
+
+/// Equal when the encoded bytes are ([`as_bytes`](EncodedMessage::as_bytes)).
+impl PartialEq for EncodedMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for EncodedMessage {}
+
+impl fmt::Debug for EncodedMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("EncodedMessage")
+            .field(&String::from_utf8_lossy(self.as_bytes()))
+            .finish()
     }
 }
 
 impl AsRef<[u8]> for EncodedMessage {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        self.as_bytes()
     }
 }
 
@@ -922,6 +987,31 @@ mod tests {
         let c = m.clone();
         assert_eq!(m.as_bytes().as_ptr(), c.as_bytes().as_ptr());
         assert_eq!(c.into_bytes().as_ptr(), m.as_bytes().as_ptr());
+    }
+
+    #[test]
+    fn encoded_message_carries_its_own_frame() {
+        let m = EncodedMessage::new("a\"b");
+        assert_eq!(m.as_bytes(), br#""a\"b""#);
+        assert_eq!(m.len(), 6);
+        assert_eq!(m.clone().into_bytes(), &br#""a\"b""#[..]);
+        assert_eq!(format!("{m:?}"), r#"EncodedMessage("\"a\\\"b\"")"#);
+        let frame = m.clone().into_frame().unwrap();
+        assert_eq!(frame, &br#"a["a\"b"]"#[..]);
+        assert_eq!(
+            frame[2..].as_ptr(),
+            m.as_bytes().as_ptr(),
+            "shared, not copied"
+        );
+
+        let v = EncodedMessage::verbatim("a[x]");
+        assert_eq!(v.as_bytes(), b"a[x]");
+        assert_eq!(v.len(), 4);
+        assert_eq!(v.clone().into_frame(), Err(v.clone()));
+        assert_eq!(v.into_bytes(), &b"a[x]"[..]);
+        assert!(EncodedMessage::verbatim("").is_empty());
+        // Equality is by encoded bytes, whichever way the message was made.
+        assert_eq!(EncodedMessage::verbatim("\"x\""), EncodedMessage::new("x"));
     }
 
     // ---- encoding ----

@@ -337,24 +337,25 @@ impl Session {
             return self.poll_raw(now);
         }
         let mut is_close = false;
-        let frame: Bytes = if !self.open_sent {
+        let data = if !self.open_sent {
             self.open_sent = true;
-            Bytes::from_static(frame::OPEN.as_bytes())
+            receiver
+                .framing
+                .wrap_bytes(Bytes::from_static(frame::OPEN.as_bytes()))
         } else if !self.outbox.is_empty() && self.closing.as_ref().is_none_or(|c| c.flush) {
-            let mut out = Vec::with_capacity(self.outbox_bytes + self.outbox.len() + 2);
-            frame::write_messages_frame(self.outbox.iter(), &mut out);
-            self.outbox.clear();
+            let data = take_messages_frame(&mut self.outbox, self.outbox_bytes, &receiver.framing);
             self.outbox_bytes = 0;
-            Bytes::from(out)
+            data
         } else if let Some(closing) = &self.closing {
             is_close = true;
-            closing.frame.clone()
+            receiver.framing.wrap_bytes(closing.frame.clone())
         } else if self.heartbeat_due {
-            Bytes::from_static(frame::HEARTBEAT.as_bytes())
+            receiver
+                .framing
+                .wrap_bytes(Bytes::from_static(frame::HEARTBEAT.as_bytes()))
         } else {
             return Transmit::Idle;
         };
-        let data = receiver.framing.wrap_bytes(frame);
         receiver.sent += data.len();
         let end = is_close
             || match receiver.mode {
@@ -479,6 +480,30 @@ impl Session {
     pub fn queued_bytes(&self) -> usize {
         self.outbox_bytes
     }
+}
+
+/// The frame of the queued messages `outbox` (`bytes` encoded bytes in all), wrapped for
+/// `framing`; empties `outbox`. A message alone is the usual case (and every member's case
+/// in a broadcast): on a websocket its frame is then the message's own buffer, shared by all
+/// the sessions it was queued to, so nothing is allocated or copied per session.
+fn take_messages_frame(
+    outbox: &mut VecDeque<EncodedMessage>,
+    bytes: usize,
+    framing: &Framing,
+) -> Bytes {
+    if outbox.len() == 1 {
+        if let Some(m) = outbox.pop_front() {
+            let single = match m.into_frame() {
+                Ok(frame) => return framing.wrap_bytes(frame),
+                Err(verbatim) => verbatim,
+            };
+            outbox.push_back(single);
+        }
+    }
+    let mut out = Vec::with_capacity(bytes + outbox.len() + 2);
+    frame::write_messages_frame(outbox.iter(), &mut out);
+    outbox.clear();
+    framing.wrap_bytes(Bytes::from(out))
 }
 
 fn close_frame_bytes(code: &CloseCode) -> Bytes {

@@ -366,17 +366,32 @@ impl SessionHandle {
     }
 
     /// The frame for `id` if one is ready now, without waiting (also notifies senders waiting
-    /// for room and the timer); with [`Transmit::Idle`], also the session's next deadline (see
-    /// [`poll_timeout`](SessionHandle::poll_timeout)), read under the same lock. The clock is
-    /// read only when a frame goes out.
-    pub(crate) fn try_next_frame(&self, id: ReceiverId) -> (Transmit, Option<Instant>) {
-        let (t, deadline) = self.with(|s| {
+    /// for room and the timer), and whether more is ready after it, read under the same lock:
+    /// [`Then::Idle`] with the session's next deadline (see
+    /// [`poll_timeout`](SessionHandle::poll_timeout)) after [`Transmit::Idle`], or after a
+    /// frame that emptied the queue, so that a receiver that wrote the one frame of a
+    /// broadcast need not lock again to learn there is nothing more. The clock is read only
+    /// when a frame goes out.
+    pub(crate) fn try_next_frame(&self, id: ReceiverId) -> (Transmit, Then) {
+        let (t, then) = self.with(|s| {
             let t = s.core.poll_transmit_with(id, now);
-            let deadline = match t {
-                Transmit::Idle => s.deadline(self.write_timeout),
-                _ => None,
+            let idle = match t {
+                Transmit::Idle => true,
+                // A frame leaves nothing behind unless more was queued than fits one frame
+                // (raw sessions send one message per frame) or the session is closing (the
+                // close frame follows). A heartbeat is due only after the timer ran, on the
+                // receiver's own task.
+                Transmit::Frame { end: false, .. } => {
+                    s.core.queued_messages() == 0 && !s.core.is_closed()
+                }
+                _ => false,
             };
-            (t, deadline)
+            let then = if idle {
+                Then::Idle(s.deadline(self.write_timeout))
+            } else {
+                Then::Poll
+            };
+            (t, then)
         });
         match &t {
             Transmit::Frame { end, .. } => {
@@ -388,7 +403,7 @@ impl SessionHandle {
             Transmit::Close { .. } => self.wake_timer.notify_one(),
             Transmit::Idle | Transmit::Ended => {}
         }
-        (t, deadline)
+        (t, then)
     }
 
     /// The session's next deadline: the core's, or a streaming receiver's stall deadline if
@@ -570,6 +585,16 @@ impl SessionHandle {
     }
 }
 
+/// What a receiver does after [`SessionHandle::try_next_frame`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Then {
+    /// More may be ready: ask again.
+    Poll,
+    /// Nothing more is ready: wait for a wake-up (a send notifies the receiver's signal) or
+    /// for this deadline of the session.
+    Idle(Option<Instant>),
+}
+
 /// Counts a sender waiting for room in the outbound queue while it lives.
 struct SpaceWaiter<'a>(&'a AtomicUsize);
 
@@ -604,5 +629,93 @@ pub(crate) struct ReceiverGuard {
 impl Drop for ReceiverGuard {
     fn drop(&mut self) {
         self.session.detach(self.id, true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::NewSession;
+    use sockjs_core::Transport;
+
+    /// A websocket session of a fresh endpoint, attached, its open frame taken.
+    fn attached(raw: bool) -> (Arc<SessionHandle>, ReceiverId, crate::Connection) {
+        let sockjs = crate::SockJs::new("/t", sockjs_core::Config::default(), |_c| async {})
+            .expect("an endpoint");
+        let (session, connection) = sockjs
+            .endpoint
+            .open(NewSession {
+                transport: (!raw).then_some(Transport::WebSocket),
+                headers: http::HeaderMap::new(),
+                uri: http::Uri::from_static("/t/websocket"),
+                remote_addr: None,
+            })
+            .expect("a session");
+        let framing = if raw {
+            Framing::Raw
+        } else {
+            Framing::WebSocket
+        };
+        let rid = session
+            .attach(framing, ReceiveMode::Unlimited)
+            .expect("attached");
+        if !raw {
+            let (t, then) = session.try_next_frame(rid);
+            assert!(matches!(t, Transmit::Frame { end: false, .. }), "{t:?}");
+            assert!(
+                matches!(then, Then::Idle(_)),
+                "nothing after the open frame"
+            );
+        }
+        (session, rid, connection)
+    }
+
+    /// The websocket loop waits without polling again after a frame that emptied the
+    /// queue, and polls again when more is ready: several raw messages (one per frame), or a
+    /// close after the messages.
+    #[tokio::test]
+    async fn try_next_frame_says_whether_more_is_ready() {
+        let (session, rid, _conn) = attached(false);
+        assert_eq!(
+            session.try_next_frame(rid),
+            (Transmit::Idle, session_idle(&session))
+        );
+        session.try_send("one").unwrap();
+        session.try_send("two").unwrap();
+        let (t, then) = session.try_next_frame(rid);
+        assert_eq!(t, frame(r#"a["one","two"]"#));
+        assert!(
+            matches!(then, Then::Idle(_)),
+            "both messages went in one frame"
+        );
+
+        session.try_send("three").unwrap();
+        assert!(session.close(3000, "bye"));
+        let (t, then) = session.try_next_frame(rid);
+        assert_eq!(t, frame(r#"a["three"]"#));
+        assert_eq!(then, Then::Poll, "the close frame follows");
+        let (t, _) = session.try_next_frame(rid);
+        assert!(matches!(t, Transmit::Frame { end: true, .. }), "{t:?}");
+
+        let (raw, rid, _conn) = attached(true);
+        raw.try_send("a").unwrap();
+        raw.try_send("b").unwrap();
+        let (t, then) = raw.try_next_frame(rid);
+        assert_eq!(t, frame("a"));
+        assert_eq!(then, Then::Poll, "raw sessions send one message per frame");
+        let (t, then) = raw.try_next_frame(rid);
+        assert_eq!(t, frame("b"));
+        assert!(matches!(then, Then::Idle(_)));
+    }
+
+    fn session_idle(session: &SessionHandle) -> Then {
+        Then::Idle(session.poll_timeout())
+    }
+
+    fn frame(s: &'static str) -> Transmit {
+        Transmit::Frame {
+            data: Bytes::from_static(s.as_bytes()),
+            end: false,
+        }
     }
 }

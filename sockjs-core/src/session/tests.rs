@@ -492,3 +492,47 @@ fn heartbeat_comes_a_full_interval_after_the_last_frame() {
     s.handle_timeout(now);
     assert_eq!(s.poll_transmit(now, rx), frame("h", false));
 }
+
+/// A message alone in its frame goes out on a websocket as the message's own buffer (a
+/// broadcast builds no frame per session); other transports wrap it, and several queued
+/// messages still make one frame.
+#[test]
+fn a_lone_message_is_sent_from_its_shared_buffer() {
+    let clock = Clock::new();
+    let now = clock.now();
+    let shared = msg("to everyone \"quoted\"");
+    let expected = "a[\"to everyone \\\"quoted\\\"\"]";
+    let framings = [
+        (Framing::WebSocket, expected.to_string()),
+        (Framing::Newline, format!("{expected}\n")),
+        (Framing::EventSource, format!("data: {expected}\r\n\r\n")),
+    ];
+    for (framing, wire) in framings {
+        let mut s = Session::new(now, &config());
+        let rx = s
+            .attach(now, framing.clone(), ReceiveMode::Unlimited)
+            .unwrap();
+        assert!(matches!(s.poll_transmit(now, rx), Transmit::Frame { .. }));
+        s.send(shared.clone()).unwrap();
+        let Transmit::Frame { data, end: false } = s.poll_transmit(now, rx) else {
+            panic!("no frame for {framing:?}");
+        };
+        assert_eq!(data, wire.as_bytes(), "{framing:?}");
+        let shares_buffer = data.as_ptr() as usize + 2 == shared.as_bytes().as_ptr() as usize;
+        assert_eq!(shares_buffer, framing == Framing::WebSocket, "{framing:?}");
+        assert_eq!(s.queued_messages(), 0);
+        assert_eq!(s.queued_bytes(), 0);
+
+        s.send(shared.clone()).unwrap();
+        s.send(msg("b")).unwrap();
+        let Transmit::Frame { data, .. } = s.poll_transmit(now, rx) else {
+            panic!("no frame for {framing:?}");
+        };
+        let both = "a[\"to everyone \\\"quoted\\\"\",\"b\"]";
+        assert!(
+            std::str::from_utf8(&data).unwrap().contains(both),
+            "{framing:?}: {data:?}"
+        );
+        assert_eq!(s.queued_messages(), 0);
+    }
+}

@@ -33,7 +33,7 @@ use crate::body::{empty, ResponseBody};
 use crate::connection::Connection;
 use crate::endpoint::Endpoint;
 use crate::service::response;
-use crate::session::{Inbound, SessionHandle};
+use crate::session::{Inbound, SessionHandle, Then};
 
 /// How long a closing websocket waits for the peer's close frame before dropping the
 /// connection (waiting avoids a TCP reset destroying the last frames in flight).
@@ -247,7 +247,7 @@ pub(crate) async fn run<S>(
         // Write everything that is ready.
         let deadline = loop {
             match session.try_next_frame(rid) {
-                (Transmit::Frame { data, end }, _) => {
+                (Transmit::Frame { data, end }, then) => {
                     let Ok(text) = Utf8Bytes::try_from(data) else {
                         break 'session Ending::Broken;
                     };
@@ -262,11 +262,17 @@ pub(crate) async fn run<S>(
                     if end {
                         break 'session Ending::ServerClosed;
                     }
+                    // Nothing more was queued (the usual case, a broadcast's included): a
+                    // send from now on sets the wake-up cleared above, so waiting is safe.
+                    if let Then::Idle(deadline) = then {
+                        break deadline;
+                    }
                 }
                 (Transmit::Close { code, reason }, _) => {
                     break 'session Ending::RawClosed(code, reason)
                 }
-                (Transmit::Idle, deadline) => break deadline,
+                (Transmit::Idle, Then::Idle(deadline)) => break deadline,
+                (Transmit::Idle, Then::Poll) => break session.poll_timeout(),
                 (Transmit::Ended, _) => break 'session Ending::ServerClosed,
             }
         };
