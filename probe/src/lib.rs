@@ -130,6 +130,10 @@ pub struct Sizes {
     pub drip_piece: usize,
     /// Probe 5: the pause after each piece, so that the server reads them one by one.
     pub drip_pause: Duration,
+    /// Probe 5: whether the server's CPU time must be linear (hixie-76 at most 4× RFC 6455's
+    /// plus 0.3 s). Off in [`Sizes::smoke`]: at its size both are a few milliseconds, which
+    /// tell nothing and vary with whatever else the process does.
+    pub judge_cpu: bool,
     /// Probe 6: the client's reading rate, bytes per second.
     pub slow_rate: usize,
     /// Probe 6: how long it reads at that rate (longer than the server's `write_timeout`).
@@ -168,6 +172,7 @@ impl Default for Sizes {
             drip_bytes: 4 * 1024 * 1024,
             drip_piece: 2048,
             drip_pause: Duration::from_millis(1),
+            judge_cpu: true,
             slow_rate: 8 * 1024,
             slow_for: Duration::from_secs(40),
             slow_replies: 16,
@@ -202,6 +207,7 @@ impl Sizes {
             drip_bytes: 64 * 1024,
             drip_piece: 2048,
             drip_pause: Duration::ZERO,
+            judge_cpu: false,
             slow_rate: 64 * 1024,
             slow_for: Duration::from_secs(2),
             slow_replies: 2,
