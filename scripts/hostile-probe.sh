@@ -23,7 +23,7 @@
 # PROBE_REPORT_DIR (default bench/report). Exit status 1 if a probe failed. Not part of
 # scripts/test.sh (it measures; the test command runs `probe/tests/smoke.rs`, the tool in its
 # reduced mode against in-process servers). Not against the production example: 2b, 2c, 3b
-# and 4b, whose 40 to 3000 sessions from one address its 64-sessions-per-address limit refuses
+# and 4b, whose 40 to 2000 sessions from one address its 64-sessions-per-address limit refuses
 # (503; the smoke test runs 2c there with 4), and 5 and 6 (no hixie-76, no /amplify).
 #
 # File descriptors: each probe keeps at most ~110 connections open at once (100 trickling
