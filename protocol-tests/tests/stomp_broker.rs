@@ -599,3 +599,77 @@ async fn an_authenticator_that_never_answers_still_ends_at_the_connect_timeout()
         Some("no CONNECT completed within 200 ms")
     );
 }
+
+#[tokio::test]
+async fn a_message_too_large_for_the_endpoint_is_refused_to_its_publisher_never_dropped_quietly() {
+    // Before: the frame failed `conn.send` with TooLarge, was counted as a slow subscriber's
+    // skip, and the publisher was told Ok.
+    let mut sockjs = sockjs_hyper::Config::default();
+    sockjs.max_message_size = 2048;
+    let (broker, url) = serve(as_login().sockjs_config(sockjs));
+    let mut ann = Client::login(&url, "ann").await;
+    ann.subscribe("t", "/topic/big", &[]).await;
+
+    // Server code learns it at once; a message that fits still goes through.
+    let err = broker.publish("/topic/big", "x".repeat(2000)).unwrap_err();
+    assert!(
+        matches!(err, PublishError::TooLarge { limit: 2048, size } if size > 2048),
+        "{err:?}"
+    );
+    broker.publish("/topic/big", "x".repeat(1000)).unwrap();
+    assert_eq!(ann.expect("MESSAGE").await.body.len(), 1000);
+
+    // A client's SEND that no subscriber could be sent gets an ERROR, not a silent drop.
+    let mut bob = Client::login(&url, "bob").await;
+    bob.send("SEND", &[("destination", "/topic/big")], &"y".repeat(1900))
+        .await;
+    let e = bob.expect_error().await;
+    assert!(
+        e.header("message").unwrap().contains("max_message_size"),
+        "{e:?}"
+    );
+
+    // A subscription id long enough to push a fitting message over the limit: that one
+    // delivery is counted as too large (not as a slow subscriber), the others get it.
+    let mut cy = Client::login(&url, "cy").await;
+    cy.subscribe(&"s".repeat(900), "/topic/big", &[]).await;
+    broker.publish("/topic/big", "z".repeat(1200)).unwrap();
+    assert_eq!(ann.expect("MESSAGE").await.body.len(), 1200);
+    wait_stats(&broker, "one frame too large", |s| s.dropped_too_large == 1).await;
+    let stats = broker.stats();
+    assert_eq!(stats.dropped_slow, 0, "{stats:?}");
+    assert!(broker
+        .stats()
+        .to_prometheus("/ws")
+        .contains("sockjs_stomp_dropped_too_large_total{endpoint=\"/ws\"} 1"));
+}
+
+#[tokio::test]
+async fn a_handler_that_never_returns_does_not_keep_its_ended_session_alive() {
+    // Before: the session's task waited on the handler forever, so the session, its
+    // subscriptions and its user's presence outlived the client.
+    let started = Arc::new(tokio::sync::Notify::new());
+    let starts = Arc::clone(&started);
+    let (broker, url) = serve(as_login().route("/hang", move |_message| {
+        starts.notify_one();
+        std::future::pending::<()>()
+    }));
+    let mut c = Client::login(&url, "hal").await;
+    c.subscribe("t", "/topic/x", &[]).await;
+    c.send("SEND", &[("destination", "/app/hang")], "").await;
+    // The handler runs (a SEND still unread when the client leaves is lost, not handled).
+    tokio::time::timeout(PATIENCE, started.notified())
+        .await
+        .unwrap();
+    common::ws_close(c.ws).await;
+    wait_stats(&broker, "the session released", |s| {
+        (
+            s.sessions,
+            s.connected,
+            s.subscriptions,
+            s.handlers_abandoned,
+        ) == (0, 0, 0, 1)
+    })
+    .await;
+    assert_eq!(broker.hub().online("hal"), 0);
+}

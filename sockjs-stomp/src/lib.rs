@@ -57,7 +57,7 @@
 //! | heart-beats (server's offer) | 10 s each way, a client silent 3× its interval gets `ERROR` | [`Config::heartbeat_send`], [`Config::heartbeat_receive`], [`Config::heartbeat_tolerance`] |
 //! | messages waiting for a session's task | 1024, then the slow-subscriber policy (skip and count) | [`session_queue`](broker::StompBrokerBuilder::session_queue), [`slow_subscriber`](broker::StompBrokerBuilder::slow_subscriber) |
 //! | frames waiting to be written to the client | SockJS's outbound queue: 4096 messages / 1 MiB, waited for | `sockjs_hyper::Config::max_queued_messages` / `max_queued_bytes` |
-//! | a publication | 2 MiB | the hub's `HubConfig::max_message_size` |
+//! | a publication | 2 MiB, and its `MESSAGE` frame (headers counted twice, 256 bytes for the broker's own) within the endpoint's `max_message_size`: beyond, [`PublishError::TooLarge`](broker::PublishError::TooLarge) to server code, an `ERROR` to a client's `SEND` | the hub's `HubConfig::max_message_size`, `sockjs_hyper::Config::max_message_size` |
 //! | publications a destination may fall behind on one node | 256 (then lost, counted as `lagged`) | the hub's `HubConfig::channel_capacity` |
 //! | destination (with the user name for user destinations) | about 1000 bytes (a hub channel name is at most 1024) | — |
 //!

@@ -29,6 +29,9 @@ use crate::session::{
     UnsubscribeRequest,
 };
 
+/// How often a session whose application handler is still running is checked for its end.
+const HANDLER_CLOSE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
@@ -165,6 +168,14 @@ impl Driver {
                 Output::Transmit(frame) => match conn.send(&frame).await {
                     Ok(()) => {}
                     Err(SendError::Closed) => self.session.handle_close(now()),
+                    Err(SendError::TooLarge) => {
+                        add(&self.inner.fanout.counters.dropped_too_large, 1);
+                        tracing::warn!(
+                            len = frame.len(),
+                            limit = self.inner.max_message_size,
+                            "a STOMP frame larger than max_message_size was not sent"
+                        );
+                    }
                     Err(e) => {
                         add(&self.inner.fanout.counters.dropped_slow, 1);
                         tracing::debug!(error = %e, "frame not sent");
@@ -179,7 +190,7 @@ impl Driver {
                 }
                 Output::Subscribe(req) => self.subscribe(req),
                 Output::Unsubscribe(req) => self.unsubscribe(req),
-                Output::Publish(p) => self.publish(p).await,
+                Output::Publish(p) => self.publish(conn, p).await,
                 Output::Ack(a) => add(
                     &self.inner.fanout.counters.acked,
                     a.message_ids.len() as u64,
@@ -323,12 +334,12 @@ impl Driver {
         }
     }
 
-    async fn publish(&mut self, mut p: Publish) {
+    async fn publish(&mut self, conn: &Connection, mut p: Publish) {
         if let Err(refusal) = self.authorize(Action::Send, &p.destination, &p.route, &p.headers) {
             return self.deny(refusal);
         }
         let key = match std::mem::replace(&mut p.route, Route::Unmatched) {
-            Route::Application { path } => return self.run_handler(path, p).await,
+            Route::Application { path } => return self.run_handler(conn, path, p).await,
             Route::Broker => Key::Topic(p.destination),
             Route::User {
                 user: Some(user),
@@ -359,7 +370,7 @@ impl Driver {
         }
     }
 
-    async fn run_handler(&mut self, path: String, p: Publish) {
+    async fn run_handler(&mut self, conn: &Connection, path: String, p: Publish) {
         let handler = match self
             .inner
             .handlers
@@ -373,6 +384,7 @@ impl Driver {
                 return;
             }
         };
+        let destination = p.destination.clone();
         let message = AppMessage {
             destination: p.destination,
             path,
@@ -381,13 +393,31 @@ impl Driver {
             body: p.body,
             session: self.handle(),
         };
-        if AssertUnwindSafe(handler(message))
-            .catch_unwind()
-            .await
-            .is_err()
-        {
-            add(&self.inner.fanout.counters.handler_panics, 1);
-            tracing::error!("an application handler panicked; the session goes on");
+        // The session's frames wait for its handler (in order, as Spring's are per session),
+        // but a handler must not keep a session that has ended alive: while it runs, the
+        // session is checked for its end now and then, and a handler still running then is
+        // dropped.
+        let call = AssertUnwindSafe(handler(message)).catch_unwind();
+        tokio::pin!(call);
+        let mut check = tokio::time::interval(HANDLER_CLOSE_CHECK);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut call => break Some(outcome),
+                _ = check.tick() => if conn.is_closed() { break None },
+            }
+        };
+        match outcome {
+            Some(Ok(())) => {}
+            Some(Err(_)) => {
+                add(&self.inner.fanout.counters.handler_panics, 1);
+                tracing::error!("an application handler panicked; the session goes on");
+            }
+            None => {
+                add(&self.inner.fanout.counters.handlers_abandoned, 1);
+                tracing::warn!(destination = %destination, "an application handler was still running when its session ended; it was dropped");
+                self.session.handle_close(now());
+            }
         }
     }
 

@@ -4,6 +4,13 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::session::OutboundMessage;
 
+/// Room for what the broker writes into a `MESSAGE` frame beside the publisher's headers and
+/// body: the command, the `subscription`, `message-id`, `ack` and `content-length` lines, the
+/// header names and the final NUL. A subscription id longer than what is left of it can still
+/// push a frame over the limit; such a frame is counted in
+/// [`BrokerStats::dropped_too_large`](super::BrokerStats::dropped_too_large).
+pub(crate) const FRAME_OVERHEAD: usize = 256;
+
 /// A message to publish: body, `content-type` and extra headers. The destination is given
 /// separately ([`StompBroker::publish`](super::StompBroker::publish)).
 ///
@@ -57,6 +64,19 @@ impl Message {
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Message {
         self.headers.push((name.into(), value.into()));
         self
+    }
+
+    /// The most a `MESSAGE` frame carrying this message can take, its destination being
+    /// `destination_len` bytes: every header byte counted twice (escaping doubles a byte at
+    /// worst), plus [`FRAME_OVERHEAD`] for the frame's own lines.
+    pub(crate) fn frame_bound(&self, destination_len: usize) -> usize {
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(n, v)| 2 * (n.len() + v.len()) + 2)
+            .sum();
+        let content_type = self.content_type.as_ref().map_or(0, |c| 2 * c.len());
+        FRAME_OVERHEAD + 2 * destination_len + content_type + headers + self.body.len()
     }
 
     pub(crate) fn into_outbound(self, destination: &str) -> OutboundMessage {

@@ -202,6 +202,8 @@ struct Inner {
     fanout: Fanout,
     session_queue: usize,
     next_session: AtomicU64,
+    /// The endpoint's `max_message_size`: no `MESSAGE` frame may be larger.
+    max_message_size: usize,
 }
 
 /// Why a broker could not be built.
@@ -257,6 +259,16 @@ pub enum PublishError {
     NotBrokerDestination(String),
     /// The user name is empty.
     EmptyUser,
+    /// A `MESSAGE` frame carrying it could be larger than the endpoint's `max_message_size`
+    /// (`limit`), so no subscriber could be sent it: nothing was published. `size` is that
+    /// frame's bound: the body, the headers as if every byte needed escaping, and room for
+    /// the broker's own headers.
+    TooLarge {
+        /// The bound of the frame's size.
+        size: usize,
+        /// The endpoint's `max_message_size`.
+        limit: usize,
+    },
     /// The hub refused it: [`HubError::TooLarge`] or [`HubError::InvalidName`] (nothing was
     /// sent), or [`HubError::Cluster`] (this node's subscribers got it, the other nodes did
     /// not).
@@ -270,6 +282,10 @@ impl fmt::Display for PublishError {
                 write!(f, "{d:?} is not a broker or user destination")
             }
             PublishError::EmptyUser => f.write_str("the user name is empty"),
+            PublishError::TooLarge { size, limit } => write!(
+                f,
+                "a MESSAGE frame for it could take {size} bytes, over max_message_size ({limit})"
+            ),
             PublishError::Hub(e) => e.fmt(f),
         }
     }
@@ -391,6 +407,24 @@ impl StompBroker {
 
 impl Inner {
     fn publish(&self, key: &Key, message: &Message) -> Result<(), PublishError> {
+        // A user destination's frames show the subscribed one, under the user prefix.
+        let shown = key.destination().len()
+            + match key {
+                Key::User { .. } => self
+                    .config
+                    .routing
+                    .user_prefix
+                    .as_ref()
+                    .map_or(0, String::len),
+                Key::Topic(_) => 0,
+            };
+        let size = message.frame_bound(shown);
+        if size > self.max_message_size {
+            return Err(PublishError::TooLarge {
+                size,
+                limit: self.max_message_size,
+            });
+        }
         let payload = message::encode(message);
         add(&self.fanout.counters.published, 1);
         self.hub
@@ -508,6 +542,10 @@ impl StompBrokerBuilder {
     /// The handler of `SEND`s to the application destination `path` (the destination
     /// without its application prefix: `"/hello"` handles `/app/hello`), like
     /// `@MessageMapping("/hello")`.
+    ///
+    /// A session's frames are handled in order, so its next frames wait while its handler
+    /// runs (other sessions do not); spawn a task for long work. A handler still running when
+    /// its session ends is dropped within a second ([`BrokerStats::handlers_abandoned`]).
     pub fn route<F, Fut>(mut self, path: &str, handler: F) -> Self
     where
         F: Fn(AppMessage) -> Fut + Send + Sync + 'static,
@@ -566,6 +604,7 @@ impl StompBrokerBuilder {
             },
             session_queue: self.session_queue,
             next_session: AtomicU64::new(0),
+            max_message_size: self.sockjs.max_message_size,
         });
         let for_sessions = Arc::clone(&inner);
         let endpoint = SockJs::builder(&self.prefix)

@@ -46,7 +46,7 @@ impl Key {
     }
 
     /// The destination the `MESSAGE` frames carry (a user subscription shows its own).
-    fn destination(&self) -> &str {
+    pub(crate) fn destination(&self) -> &str {
         match self {
             Key::Topic(d) => d,
             Key::User { destination, .. } => destination,

@@ -22,6 +22,11 @@ pub struct BrokerStats {
     /// Messages not queued to a session because its queue was full (the slow-subscriber
     /// policy).
     pub dropped_slow: u64,
+    /// `MESSAGE` frames not sent because they came out larger than the endpoint's
+    /// `max_message_size`. Publications that could not fit are refused to their publisher
+    /// ([`PublishError::TooLarge`](super::PublishError::TooLarge)); what is counted here is what
+    /// a subscription's own headers (a very long subscription id) pushed over the limit.
+    pub dropped_too_large: u64,
     /// Messages not sent on a `client`/`client-individual` subscription because the session
     /// had `max_unacked` messages unacknowledged.
     pub dropped_unacked: u64,
@@ -43,6 +48,9 @@ pub struct BrokerStats {
     pub errors: u64,
     /// Application handlers that panicked (the session goes on; the panic is logged).
     pub handler_panics: u64,
+    /// Application handlers still running when their session ended, dropped then (checked
+    /// every second while a handler runs).
+    pub handlers_abandoned: u64,
 }
 
 impl BrokerStats {
@@ -81,6 +89,11 @@ impl BrokerStats {
                 "messages skipped for a full session queue",
             ),
             (
+                "dropped_too_large_total",
+                self.dropped_too_large,
+                "MESSAGE frames over the endpoint's max_message_size",
+            ),
+            (
                 "dropped_unacked_total",
                 self.dropped_unacked,
                 "messages skipped for max_unacked",
@@ -101,6 +114,11 @@ impl BrokerStats {
                 self.handler_panics,
                 "application handlers that panicked",
             ),
+            (
+                "handlers_abandoned_total",
+                self.handlers_abandoned,
+                "application handlers dropped when their session ended",
+            ),
         ];
         for (kind, list) in [("gauge", &gauges[..]), ("counter", &counters[..])] {
             for (name, value, help) in list {
@@ -120,6 +138,7 @@ pub(crate) struct Counters {
     pub(crate) published: AtomicU64,
     pub(crate) delivered: AtomicU64,
     pub(crate) dropped_slow: AtomicU64,
+    pub(crate) dropped_too_large: AtomicU64,
     pub(crate) dropped_unacked: AtomicU64,
     pub(crate) lagged: AtomicU64,
     pub(crate) unrouted: AtomicU64,
@@ -129,6 +148,7 @@ pub(crate) struct Counters {
     pub(crate) denied: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) handler_panics: AtomicU64,
+    pub(crate) handlers_abandoned: AtomicU64,
 }
 
 pub(crate) fn add(counter: &AtomicU64, n: u64) {
@@ -150,6 +170,7 @@ impl Counters {
             published: get(&self.published),
             delivered: get(&self.delivered),
             dropped_slow: get(&self.dropped_slow),
+            dropped_too_large: get(&self.dropped_too_large),
             dropped_unacked: get(&self.dropped_unacked),
             lagged: get(&self.lagged),
             unrouted: get(&self.unrouted),
@@ -159,6 +180,7 @@ impl Counters {
             denied: get(&self.denied),
             errors: get(&self.errors),
             handler_panics: get(&self.handler_panics),
+            handlers_abandoned: get(&self.handlers_abandoned),
         }
     }
 }
