@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 
+use axum::serve::ListenerExt;
 use sockjs_examples::axum_router;
 use sockjs_hyper::Config;
 
@@ -16,6 +17,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = axum_router(&Config::default())?;
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     tracing::info!("listening on http://{}/", listener.local_addr()?);
+    // Each accepted connection prepared as sockjs_hyper::prepare_tcp says.
+    let listener = listener.tap_io(|tcp| sockjs_examples::prepare(tcp));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -50,6 +50,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!("echo demo on http://{}/", listener.local_addr()?);
     loop {
         let (stream, peer) = listener.accept().await?;
+        // The kernel then holds little unsent data, so write_timeout sees slow readers' progress.
+        sockjs_hyper::prepare_tcp(&stream)?;
         let echo = echo.with_peer_addr(peer);
         let index = index.clone();
         tokio::spawn(async move {

@@ -94,6 +94,14 @@ pub fn page_and_files(page: String, files: Vec<(String, Bytes)>) -> Fallback {
     })
 }
 
+/// Prepare an accepted connection for SockJS ([`sockjs_hyper::prepare_tcp`]: the kernel holds
+/// little unsent data, so that `write_timeout` sees a slow reader's progress).
+pub fn prepare(stream: &tokio::net::TcpStream) {
+    if let Err(e) = sockjs_hyper::prepare_tcp(stream) {
+        tracing::debug!(error = %e, "TCP_NOTSENT_LOWAT not set");
+    }
+}
+
 /// Serve `endpoints` (first match by prefix) and `fallback` for everything else on
 /// `listener`, one task per connection, until the future is dropped.
 pub async fn serve_hyper(
@@ -111,6 +119,7 @@ pub async fn serve_hyper(
                 continue;
             }
         };
+        prepare(&stream);
         let endpoints = Arc::clone(&endpoints);
         let fallback = Arc::clone(&fallback);
         tokio::spawn(async move {

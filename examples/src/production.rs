@@ -18,7 +18,9 @@
 //!   (503 beyond, before the body is read), and a body must arrive within 10 s (408). Everything else keeps its documented bound (see the README's limits table).
 //! - **Dead and slow clients.** `h` frames every 20 s, websocket pings every 30 s (a client
 //!   that answers no ping for a whole interval is dropped), writes that make no progress for
-//!   30 s drop the session, and a request head must arrive within 10 s.
+//!   30 s drop the session (each connection is prepared with `sockjs_hyper::prepare_tcp`, so
+//!   that a client reading slowly but steadily shows progress), and a request head must
+//!   arrive within 10 s.
 //! - **Shutdown.** [`serve`] keeps accepting connections while the sessions drain, so a new
 //!   client is answered (503 for a new session) instead of waiting in the listen queue; the
 //!   listener is closed when the drain ends.
@@ -103,6 +105,8 @@ async fn accept_loop(listener: &tokio::net::TcpListener, endpoint: &SockJs) {
                 continue;
             }
         };
+        // So that write_timeout sees a slow but steady reader's progress.
+        crate::prepare(&stream);
         let endpoint = endpoint.with_peer_addr(peer);
         tokio::spawn(async move {
             let service = service_fn(move |req| {

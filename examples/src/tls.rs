@@ -161,6 +161,7 @@ pub async fn serve_tls(
             }
         };
         let _ = tcp.set_nodelay(true);
+        crate::prepare(&tcp);
         let (acceptor, builder) = (acceptor.clone(), Arc::clone(&builder));
         let (endpoints, fallback) = (Arc::clone(&endpoints), Arc::clone(&fallback));
         tokio::spawn(async move {

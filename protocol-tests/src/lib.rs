@@ -470,6 +470,10 @@ pub async fn serve_app(
             }
         };
         let _ = stream.set_nodelay(true);
+        // So that write_timeout sees a slow reader's progress (see prepare_tcp).
+        if let Err(e) = sockjs_hyper::prepare_tcp(&stream) {
+            tracing::debug!(error = %e, "TCP_NOTSENT_LOWAT not set");
+        }
         let app = app.clone();
         let builder = Arc::clone(&builder);
         let first_request_within = opts.header_read_timeout;

@@ -146,7 +146,10 @@ pub struct Config {
     /// response, the next frame or the next 8 KiB piece of a larger frame taken by the
     /// connection. A client that reads slowly but steadily is never dropped, however long a
     /// large message takes; one that stops reading is dropped after this (on a websocket,
-    /// within a quarter more). Default: 30 s.
+    /// within a quarter more). A reader's progress shows only as far as the kernel lets the
+    /// server write: prepare accepted connections with `sockjs_hyper::prepare_tcp`, without
+    /// which Linux lets the server write again only once a third of the socket's send buffer
+    /// (megabytes on a fast link) has drained. Default: 30 s.
     pub write_timeout: Duration,
     /// Send a websocket ping at this interval and drop the connection if nothing (a pong or
     /// any message) arrives within the next interval; in addition to the `h` frames, which

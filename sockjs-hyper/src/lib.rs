@@ -21,6 +21,7 @@
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! loop {
 //!     let (stream, peer) = listener.accept().await?;
+//!     sockjs_hyper::prepare_tcp(&stream)?; // see its docs: write_timeout and slow readers
 //!     let service = echo.with_peer_addr(peer);
 //!     tokio::spawn(async move {
 //!         let conn = http1::Builder::new()
@@ -78,6 +79,7 @@
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! loop {
 //!     let (stream, peer) = listener.accept().await?;
+//!     sockjs_hyper::prepare_tcp(&stream)?;
 //!     let service = echo.with_peer_addr(peer);
 //!     let builder = builder.clone();
 //!     tokio::spawn(async move {
@@ -181,6 +183,7 @@ pub mod hub;
 mod service;
 mod session;
 mod stats;
+mod tcp;
 mod transport;
 
 pub use body::ResponseBody;
@@ -195,3 +198,4 @@ pub struct ReadmeDoctests;
 
 pub use sockjs_core::{self as core, CloseCause, Config, OverflowPolicy, Transport, TransportSet};
 pub use stats::Stats;
+pub use tcp::{prepare_tcp, UNSENT_LIMIT};
