@@ -169,7 +169,11 @@ pub(crate) fn build(
             "us",
             false,
         ),
-        Workload::Broadcast | Workload::RawBroadcast | Workload::RoomBroadcast => (
+        Workload::Broadcast
+        | Workload::RawBroadcast
+        | Workload::RoomBroadcast
+        | Workload::StompFanout
+        | Workload::RawStompFanout => (
             broadcast_ms.as_ref().map_or(0.0, |l| l.p50),
             "broadcast_p50",
             "ms",
@@ -178,7 +182,9 @@ pub(crate) fn build(
         Workload::Idle
         | Workload::RawIdle
         | Workload::IdleXhrStreaming
-        | Workload::RawIdleStreaming => (
+        | Workload::RawIdleStreaming
+        | Workload::StompIdle
+        | Workload::RawStompIdle => (
             kb_per_session.unwrap_or(0.0),
             "rss_per_session",
             "kB",
