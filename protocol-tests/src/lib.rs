@@ -12,10 +12,20 @@
 //! | `/ticker`                   | `tick!` one second after open, then every second         |
 //! | `/broadcast`                | every message to every open session, the sender's too    |
 //! | `/amplify`                  | message `m` answers `2^n` `x` characters, see below      |
+//! | `/stomp`                    | a STOMP 1.0–1.2 broker with Spring's defaults, see below |
 //!
 //! The endpoints answer as sockjs-node's test server does, since sockjs-client's own tests
 //! are written against it. `/amplify` reads `n` as JavaScript's `Math.floor(Number(m))`
 //! ([`js_number`]) and uses 1 when `n` is outside 1..=18 (so `19` answers `xx`).
+//!
+//! `/stomp` is a [`StompBroker`] with Spring's default conventions, so that any STOMP client
+//! (stompjs over sockjs-client, a benchmark) can test against it: application prefix `/app`,
+//! broker prefixes `/topic` and `/queue`, user prefix `/user`, server heart-beat
+//! `10000,10000`. It accepts any `CONNECT` and takes its `login` header as the user name
+//! (none: anonymous). A `SEND` to `/app/echo` publishes the same body and `content-type` to
+//! `/topic/echo` ([`stomp_echo`]). Everything else is the broker's own behaviour: `/topic/..`
+//! and `/queue/..` fan out to their subscribers, `/user/NAME/queue/..` reaches NAME's
+//! sessions.
 //!
 //! [`spawn_background`] starts it in-process on a loopback port; the black-box tests in
 //! `tests/` talk to it over TCP exactly as an external client would (or to any server given
@@ -38,6 +48,9 @@
 //!   presence, cross-node traffic, gaps and duplicates per origin node) and the Redis backend
 //!   (`sockjs_redis_up`, outbox, reconnects, ...).
 //!
+//! - `/stomp` uses the same hub, so its topics and user destinations span the nodes too, and
+//!   `/metrics` includes its statistics.
+//!
 //! Without it, nothing differs from the single-process server.
 #![deny(missing_docs)]
 
@@ -59,6 +72,7 @@ use hyper_util::server::conn::auto;
 use sockjs_hyper::hub::Hub;
 use sockjs_hyper::{Config, Connection, ResponseBody, SockJs};
 use sockjs_redis::{RedisBackend, RedisConfig, RedisError};
+use sockjs_stomp::broker::{AppMessage, BuildError, Message, StompBroker};
 
 /// Options of the conformance server.
 #[derive(Clone, Debug)]
@@ -122,6 +136,33 @@ impl Default for ServerOptions {
 pub struct ConformanceApp {
     endpoints: Arc<Vec<SockJs>>,
     cluster: Option<(Cluster, SockJs)>,
+    stomp: Option<StompBroker>,
+}
+
+/// `/stomp`'s handler of `/app/echo`: the same body and `content-type` to `/topic/echo`.
+pub async fn stomp_echo(message: AppMessage) {
+    let broker = message.broker().clone();
+    let mut echo = Message::new(message.body);
+    echo.content_type = message.content_type;
+    if let Err(e) = broker.publish("/topic/echo", echo) {
+        tracing::warn!(error = %e, "echo not published");
+    }
+}
+
+/// The `/stomp` broker (see the crate docs) on `hub` (its own when `None`), with the SockJS
+/// settings `sockjs`.
+pub fn stomp_broker(sockjs: Config, hub: Option<Hub>) -> Result<StompBroker, BuildError> {
+    let mut builder = StompBroker::builder("/stomp")
+        .sockjs_config(sockjs)
+        .authenticator(|info| {
+            let user = info.login().filter(|l| !l.is_empty()).map(str::to_owned);
+            async move { Ok(user) }
+        })
+        .route("/echo", stomp_echo);
+    if let Some(hub) = hub {
+        builder = builder.hub(hub);
+    }
+    builder.build()
 }
 
 async fn echo(mut conn: Connection) {
@@ -191,7 +232,7 @@ async fn cluster_broadcast(conn: Connection) {
 
 impl ConformanceApp {
     /// Build the endpoints.
-    pub fn new(opts: &ServerOptions) -> Result<Self, sockjs_hyper::Error> {
+    pub fn new(opts: &ServerOptions) -> Result<Self, BuildError> {
         let base = {
             let mut c = Config::default();
             c.heartbeat_interval = opts.heartbeat;
@@ -214,6 +255,8 @@ impl ConformanceApp {
             SockJs::new("/ticker", base.clone(), ticker)?,
             SockJs::new("/amplify", base.clone(), amplify)?,
         ];
+        let stomp = stomp_broker(base.clone(), opts.cluster.as_ref().map(|c| c.hub.clone()))?;
+        endpoints.push(stomp.endpoint().clone());
         let cluster = match &opts.cluster {
             None => {
                 endpoints.push(SockJs::new("/broadcast", base, broadcast)?);
@@ -231,6 +274,7 @@ impl ConformanceApp {
         Ok(ConformanceApp {
             endpoints: Arc::new(endpoints),
             cluster,
+            stomp: Some(stomp),
         })
     }
 
@@ -239,6 +283,7 @@ impl ConformanceApp {
         ConformanceApp {
             endpoints: Arc::new(endpoints),
             cluster: None,
+            stomp: None,
         }
     }
 
@@ -246,8 +291,11 @@ impl ConformanceApp {
     pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
         let path = req.uri().path();
         if let (Some((cluster, endpoint)), "/metrics") = (&self.cluster, path) {
-            let mut r =
-                Response::new(Full::new(Bytes::from(cluster.metrics(endpoint))).boxed_unsync());
+            let mut text = cluster.metrics(endpoint);
+            if let Some(stomp) = &self.stomp {
+                text.push_str(&stomp.stats().to_prometheus(stomp.endpoint().prefix()));
+            }
+            let mut r = Response::new(Full::new(Bytes::from(text)).boxed_unsync());
             r.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -365,7 +413,7 @@ pub fn spawn_endpoints(endpoints: Vec<SockJs>) -> SocketAddr {
 
 fn spawn_app(
     opts: ServerOptions,
-    app: impl FnOnce(&ServerOptions) -> Result<ConformanceApp, sockjs_hyper::Error> + Send + 'static,
+    app: impl FnOnce(&ServerOptions) -> Result<ConformanceApp, BuildError> + Send + 'static,
 ) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -147,6 +147,8 @@
 //! and a close, never a panic.
 #![deny(missing_docs)]
 
+#[cfg(feature = "broker")]
+pub mod broker;
 mod config;
 pub mod decode;
 pub mod encode;

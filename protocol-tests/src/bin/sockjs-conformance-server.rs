@@ -6,14 +6,14 @@
 //! ```
 //!
 //! Serves `/echo`, `/disabled_websocket_echo`, `/cookie_needed_echo`, `/close`, `/ticker`,
-//! `/broadcast` and `/amplify` (see the crate docs), over HTTP/1.1 and HTTP/2 with prior
+//! `/broadcast`, `/amplify` and the STOMP broker `/stomp` (see the crate docs), over HTTP/1.1 and HTTP/2 with prior
 //! knowledge (h2c) on the same port, websockets over HTTP/2 (RFC 8441) included. Logs go to
 //! stderr; `RUST_LOG` sets the level (default `info`).
 //!
 //! With `--redis`, the server is a node of a cluster: `/broadcast` reaches every `/broadcast`
 //! session of every node started with the same Redis and `--cluster` (default
 //! `sockjs-conformance`), `?user=NAME` logs a session in (cluster presence), and `/metrics`
-//! serves Prometheus text. Redis must answer at start (else exit code 1). The liveness TTL
+//! serves Prometheus text; `/stomp`'s topics and user destinations span the nodes too. Redis must answer at start (else exit code 1). The liveness TTL
 //! bounds how long a killed node's users stay in the others' presence (TTL + TTL/3); the
 //! nodes refresh their key every TTL/3. SIGINT or SIGTERM leave the cluster cleanly.
 

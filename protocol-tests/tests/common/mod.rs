@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod h2;
+pub mod stomp;
 
 use std::fmt::Write as _;
 use std::io;
