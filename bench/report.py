@@ -41,7 +41,22 @@ FAMILIES = [
       "bare": "raw-idle-streaming"}),
 ]
 # Families measuring the server's memory per idle session (kB of RSS).
-IDLE_FAMILIES = ("idle", "idle-xhr-streaming")
+IDLE_FAMILIES = ("idle", "idle-xhr-streaming", "stomp-idle")
+
+# The STOMP workloads (issue 14): columns (key, server label, workload prefix, heading).
+# sockjs-rs runs each over SockJS websocket sessions and over the endpoint's raw websocket,
+# RabbitMQ's web-STOMP over plain websockets: the same client and workload.
+STOMP_COLUMNS = [
+    ("sockjs-rs", "sockjs-rs", "", "sockjs-rs (SockJS websocket)"),
+    ("sockjs-rs/ws", "sockjs-rs", "raw-", "sockjs-rs (raw websocket)"),
+    ("rabbitmq", "rabbitmq", "raw-", "RabbitMQ web-STOMP"),
+]
+STOMP_FAMILIES = [
+    ("stomp-publish", "STOMP publish, each session to its own topic"),
+    ("stomp-fanout", "STOMP fan-out: send to last delivery, p50"),
+    ("stomp-idle", "Idle STOMP session (1 subscription): RSS"),
+]
+COLORS.update({"sockjs-rs/ws": "#e8a87c", "rabbitmq": "#ff6600"})
 
 
 def load(path):
@@ -91,6 +106,8 @@ class Cell:
         self.client_cpu = statistics.median(client) if client else None
         lat = [r["latency_us"]["p99"] for r in runs if r.get("latency_us")]
         self.p99_us = statistics.median(lat) if lat else None
+        fan = [r["broadcast_ms"]["p99"] for r in runs if r.get("broadcast_ms")]
+        self.p99_ms = statistics.median(fan) if fan else None
         self.sessions = min(r["sessions"] for r in runs)
         self.connections = runs[0]["connections"]
         self.in_flight = runs[0]["in_flight"]
@@ -104,6 +121,12 @@ def cells(runs):
             mine = [r for r in runs if r["label"] == server and r["workload"] == workload]
             if mine:
                 table[(family, server)] = Cell(mine)
+    for family, _title in STOMP_FAMILIES:
+        for key, label, prefix, _heading in STOMP_COLUMNS:
+            workload = prefix + family
+            mine = [r for r in runs if r["label"] == label and r["workload"] == workload]
+            if mine:
+                table[(family, key)] = Cell(mine)
     return table
 
 
@@ -146,11 +169,11 @@ def unit_label(c):
 
 
 def describe(family, c):
-    if family in ("ws-echo", "xhr-streaming", "xhr-polling"):
+    if family in ("ws-echo", "xhr-streaming", "xhr-polling", "stomp-publish"):
         return f"{c.connections} sessions × {c.in_flight} in flight, {c.size} B"
     if family == "ws-rtt":
         return f"1 connection, 1 in flight, {c.size} B"
-    if family in ("broadcast", "room-broadcast"):
+    if family in ("broadcast", "room-broadcast", "stomp-fanout"):
         return f"{c.connections} sessions, {c.size} B"
     if family in IDLE_FAMILIES:
         return f"{c.connections:,} sessions"
@@ -222,6 +245,108 @@ def targets(table):
         add(f"idle {what} session ≤ 8 kB RSS at 10k sessions",
             None if a is None or not full else a.median <= 8, detail)
     return out
+
+
+def stomp_targets(table):
+    """Issue 14 item 8: sockjs-rs's STOMP (over SockJS) against RabbitMQ's web-STOMP, and
+    against sockjs-rs's own plain SockJS echo."""
+    out = []
+
+    def add(name, ok, detail):
+        status = "not measured" if ok is None else ("**met**" if ok else "**not met**")
+        out.append(f"| {name} | {detail} | {status} |")
+
+    rs, ws, rmq = (table.get(("stomp-publish", k)) for k in ("sockjs-rs", "sockjs-rs/ws", "rabbitmq"))
+    r = ratio(rs, rmq)
+    detail = "–" if r is None else f"{fmt(rs.median, rs.unit)} vs {fmt(rmq.median, rmq.unit)} msg/s ({r:.2f}×)"
+    r2 = ratio(ws, rmq)
+    if r2 is not None:
+        detail += f"; raw websocket {r2:.2f}×"
+    add("STOMP publish ≥ 3× RabbitMQ", None if r is None else r >= 3, detail)
+    if rs is not None and rmq is not None and rs.efficiency_all and rmq.efficiency_all:
+        out.append(f"| (STOMP publish per server CPU-second: rs / RabbitMQ) | "
+                   f"{rs.efficiency_all / rmq.efficiency_all:.2f}× | |")
+    rs, ws, rmq = (table.get(("stomp-idle", k)) for k in ("sockjs-rs", "sockjs-rs/ws", "rabbitmq"))
+    r = ratio(rs, rmq)
+    detail = "–" if r is None else \
+        f"{rs.median:.2f} kB vs {rmq.median:.2f} kB at {rs.sessions:,} sessions ({r:.2f}×)"
+    r2 = ratio(ws, rmq)
+    if r2 is not None:
+        detail += f"; raw websocket {ws.median:.2f} kB ({r2:.2f}×)"
+    add("idle STOMP session ≤ 0.5× RabbitMQ's memory", None if r is None else r <= 0.5, detail)
+    rs, rmq = table.get(("stomp-fanout", "sockjs-rs")), table.get(("stomp-fanout", "rabbitmq"))
+    r = ratio(rs, rmq)
+    if r is not None:
+        p99 = ""
+        if rs.p99_ms is not None and rmq.p99_ms is not None:
+            p99 = f"; p99 {rs.p99_ms:.2f} ms vs {rmq.p99_ms:.2f} ms"
+        out.append(f"| (STOMP fan-out to {rs.connections} subscribers, p50: rs / RabbitMQ) | "
+                   f"{rs.median:.2f} ms vs {rmq.median:.2f} ms ({r:.2f}×){p99} | |")
+    st, echo = table.get(("stomp-publish", "sockjs-rs")), table.get(("ws-echo", "sockjs-rs"))
+    r = ratio(st, echo)
+    detail = "–"
+    if r is not None:
+        detail = (f"{fmt(st.median, st.unit)} vs {fmt(echo.median, echo.unit)} msg/s: "
+                  f"STOMP costs {100 * (1 - r):.0f}%")
+        if (st.connections, st.in_flight, st.size) != (echo.connections, echo.in_flight, echo.size):
+            detail += " (different settings: not comparable)"
+    add("STOMP costs ≤ 30% of SockJS echo throughput (sockjs-rs)",
+        None if r is None else r >= 0.7, detail)
+    if st is not None and echo is not None and st.efficiency_all and echo.efficiency_all:
+        out.append(f"| (per server CPU-second: STOMP publish / SockJS echo) | "
+                   f"{100 * st.efficiency_all / echo.efficiency_all:.0f}% | |")
+    return out
+
+
+def stomp_markdown(table):
+    if not any((f, k) in table for f, _t in STOMP_FAMILIES for k, *_ in STOMP_COLUMNS):
+        return []
+    lines = [
+        "",
+        "## STOMP (issue 14)",
+        "",
+        "The same client (`sockjs-load`'s STOMP 1.2 client, `ack:auto`, no client heart-beats) "
+        "against sockjs-rs's `/stomp` broker (SockJS websocket sessions, `stomp-*`, and the "
+        "endpoint's raw websocket, `raw-stomp-*`) and RabbitMQ's web-STOMP plugin (plain "
+        "websocket, `v12.stomp`). Cells as above; the fan-out row adds the median p99.",
+        "",
+        "| workload | metric | " + " | ".join(h for *_x, h in STOMP_COLUMNS) + " | rs / RabbitMQ |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for family, _title in STOMP_FAMILIES:
+        cols = [table.get((family, k)) for k, *_x in STOMP_COLUMNS]
+        any_cell = next((c for c in cols if c is not None), None)
+        if any_cell is None:
+            continue
+        texts = []
+        for c in cols:
+            t = cell_text(c)
+            if c is not None and c.p99_ms is not None:
+                t += f"; p99 {c.p99_ms:.2f}"
+            texts.append(t)
+        r = ratio(cols[0], cols[2])
+        lines.append(f"| {family} ({describe(family, any_cell)}) | {unit_label(any_cell)} | "
+                     + " | ".join(texts) + f" | {'–' if r is None else f'{r:.2f}×'} |")
+    lines += ["", "CPU use (server / load generator, percent of one core; msg per server "
+              "CPU-second):", "", "| workload | " + " | ".join(h for *_x, h in STOMP_COLUMNS)
+              + " |", "|---|---:|---:|---:|"]
+    for family, _title in STOMP_FAMILIES:
+        row = []
+        for k, *_x in STOMP_COLUMNS:
+            c = table.get((family, k))
+            if c is None or c.cpu is None:
+                row.append("–")
+                continue
+            text = f"{c.cpu:.0f}% / {c.client_cpu:.0f}%" if c.client_cpu is not None \
+                else f"{c.cpu:.0f}%"
+            if c.efficiency_all is not None and c.unit == "msg/s":
+                text += f" · {c.efficiency_all:,.0f} msg/cpu-s"
+            row.append(text)
+        if any(x != "–" for x in row):
+            lines.append(f"| {family} | " + " | ".join(row) + " |")
+    lines += ["", "| target | measured | |", "|---|---|---|"]
+    lines += stomp_targets(table)
+    return lines
 
 
 def markdown(runs, meta, table):
@@ -304,6 +429,7 @@ def markdown(runs, meta, table):
             lines.append(f"| {family} | " + " | ".join(row) + " |")
     lines += ["", "## Targets (issue 6)", "", "| target | measured | |", "|---|---|---|"]
     lines += targets(table)
+    lines += stomp_markdown(table)
     total_errors = sum(r["errors"] for r in runs)
     lines += ["", f"Errors over all {len(runs)} runs: {total_errors}."]
     bad = [r for r in runs if r["errors"]]
@@ -317,7 +443,9 @@ def markdown(runs, meta, table):
 def svg(table):
     panel_w, panel_h = 320, 250
     cols = 3
-    fams = [f for f in FAMILIES if any((f[0], s) in table for s in SERVERS)]
+    panels = [(f, t, SERVERS) for f, t, _m in FAMILIES]
+    panels += [(f, t, [k for k, *_x in STOMP_COLUMNS]) for f, t in STOMP_FAMILIES]
+    fams = [p for p in panels if any((p[0], s) in table for s in p[2])]
     rows = (len(fams) + cols - 1) // cols
     width, height = cols * panel_w + 20, rows * panel_h + 70
     out = [
@@ -325,19 +453,20 @@ def svg(table):
         f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif">',
         f'<rect width="{width}" height="{height}" fill="white"/>',
         '<text x="10" y="24" font-size="17" font-weight="bold">'
-        'sockjs-rs vs sockjs-node 0.3.24 vs bare tokio-tungstenite/hyper</text>',
+        'sockjs-rs vs sockjs-node 0.3.24 vs bare tokio-tungstenite/hyper (STOMP: vs RabbitMQ)</text>',
     ]
     lx = 10
-    for s in SERVERS:
+    legend = SERVERS + [k for k, *_x in STOMP_COLUMNS if k not in SERVERS]
+    for s in legend:
         out.append(f'<rect x="{lx}" y="36" width="12" height="12" fill="{COLORS[s]}"/>')
         out.append(f'<text x="{lx + 16}" y="46" font-size="12">{s}</text>')
-        lx += 110
+        lx += 100
     out.append(f'<text x="{lx}" y="46" font-size="12" fill="#555">'
-               'median of runs, whiskers min–max</text>')
-    for i, (family, title, _m) in enumerate(fams):
+               'median, whiskers min–max</text>')
+    for i, (family, title, servers) in enumerate(fams):
         px = 10 + (i % cols) * panel_w
         py = 60 + (i // cols) * panel_h
-        present = [(s, table[(family, s)]) for s in SERVERS if (family, s) in table]
+        present = [(s, table[(family, s)]) for s in servers if (family, s) in table]
         c0 = present[0][1]
         unit = unit_label(c0)
         top = max(c.hi for _, c in present) * 1.18 or 1.0
