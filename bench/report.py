@@ -330,10 +330,20 @@ def stomp_markdown(table):
     lines += ["", "CPU use (server / load generator, percent of one core; msg per server "
               "CPU-second):", "", "| workload | " + " | ".join(h for *_x, h in STOMP_COLUMNS)
               + " |", "|---|---:|---:|---:|"]
-    for family, _title in STOMP_FAMILIES:
+    lines += cpu_rows(table, [f for f, _t in STOMP_FAMILIES], [k for k, *_x in STOMP_COLUMNS])
+    lines += ["", "| target | measured | |", "|---|---|---|"]
+    lines += stomp_targets(table)
+    return lines
+
+
+def cpu_rows(table, families, servers):
+    """Table rows of CPU use: server / load generator percent, and messages per server
+    CPU-second for the throughput workloads."""
+    lines = []
+    for family in families:
         row = []
-        for k, *_x in STOMP_COLUMNS:
-            c = table.get((family, k))
+        for server in servers:
+            c = table.get((family, server))
             if c is None or c.cpu is None:
                 row.append("–")
                 continue
@@ -344,8 +354,6 @@ def stomp_markdown(table):
             row.append(text)
         if any(x != "–" for x in row):
             lines.append(f"| {family} | " + " | ".join(row) + " |")
-    lines += ["", "| target | measured | |", "|---|---|---|"]
-    lines += stomp_targets(table)
     return lines
 
 
@@ -413,20 +421,7 @@ def markdown(runs, meta, table):
         "| workload | sockjs-rs | sockjs-node | bare |",
         "|---|---:|---:|---:|",
     ]
-    for family, _t, _m in FAMILIES:
-        row = []
-        for server in SERVERS:
-            c = table.get((family, server))
-            if c is None or c.cpu is None:
-                row.append("–")
-                continue
-            text = f"{c.cpu:.0f}% / {c.client_cpu:.0f}%" if c.client_cpu is not None \
-                else f"{c.cpu:.0f}%"
-            if c.efficiency_all is not None and c.unit == "msg/s":
-                text += f" · {c.efficiency_all:,.0f} msg/cpu-s"
-            row.append(text)
-        if any(x != "–" for x in row):
-            lines.append(f"| {family} | " + " | ".join(row) + " |")
+    lines += cpu_rows(table, [f for f, _t, _m in FAMILIES], SERVERS)
     lines += ["", "## Targets (issue 6)", "", "| target | measured | |", "|---|---|---|"]
     lines += targets(table)
     lines += stomp_markdown(table)

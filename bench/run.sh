@@ -110,22 +110,14 @@ echo "== npm ci (sockjs-node 0.3.24)"
 (cd "$BENCH_DIR/node" && npm ci --no-audit --no-fund --loglevel=error)
 
 RABBIT_BIN=/usr/lib/rabbitmq/bin
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo "$@"
-    else
-        echo "need root (or sudo) to run: $*" >&2
-        return 1
-    fi
-}
 case " $SERVERS " in *" rabbitmq "*)
     case " $WORKLOADS " in *" stomp-"*)
         if [ ! -x "$RABBIT_BIN/rabbitmq-server" ]; then
             echo "== apt-get install rabbitmq-server"
-            as_root apt-get update
-            as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends rabbitmq-server
+            sudo=
+            [ "$(id -u)" -eq 0 ] || sudo=sudo
+            $sudo apt-get update
+            $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends rabbitmq-server
         fi
         ;;
     esac
@@ -155,21 +147,21 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_rabbitmq: a fresh private RabbitMQ with web-STOMP on a free loopback port, pinned on
-# SERVER_CPU (its Erlang VM then runs one scheduler). Sets SERVER_PID (the start script),
-# MEASURE_PID (beam.smp) and SERVER_ADDR.
-start_rabbitmq() {
-    local dir=$SCRATCH/rabbitmq log=$SCRATCH/server.log ws_port dist_port
+# launch_rabbitmq: a fresh private RabbitMQ with web-STOMP on a free loopback port, pinned on
+# SERVER_CPU (its Erlang VM then runs one scheduler). Sets SERVER_PID (the start script) and
+# RABBIT_PORT; the VM's pid (beam.smp) appears in $SCRATCH/rabbitmq/pid.
+launch_rabbitmq() {
+    local dir=$SCRATCH/rabbitmq dist_port
     rm -rf "$dir"
     mkdir -p "$dir/home"
-    ws_port=$(free_port)
+    RABBIT_PORT=$(free_port)
     dist_port=$(free_port)
     [ -n "$EPMD_PORT" ] || EPMD_PORT=$(free_port)
     cat >"$dir/rabbitmq.conf" <<CONF
 listeners.tcp = none
 stomp.listeners.tcp = none
 web_stomp.tcp.ip = 127.0.0.1
-web_stomp.tcp.port = $ws_port
+web_stomp.tcp.port = $RABBIT_PORT
 log.console = false
 log.file.level = warning
 CONF
@@ -183,50 +175,42 @@ CONF
         export RABBITMQ_ENABLED_PLUGINS_FILE=$dir/enabled_plugins RABBITMQ_PID_FILE=$dir/pid
         export RABBITMQ_MNESIA_BASE=$dir/mnesia RABBITMQ_LOG_BASE=$dir/log
         exec nice -n "$NICE" taskset -c "$SERVER_CPU" "$RABBIT_BIN/rabbitmq-server"
-    ) >"$log" 2>&1 &
+    ) >"$SCRATCH/server.log" 2>&1 &
     SERVER_PID=$!
-    for _ in $(seq 600); do
-        if [ -s "$dir/pid" ] && (exec 3<>"/dev/tcp/127.0.0.1/$ws_port") 2>/dev/null; then
-            MEASURE_PID=$(cat "$dir/pid")
-            SERVER_ADDR=127.0.0.1:$ws_port
-            return 0
-        fi
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.2
-    done
-    echo "rabbitmq did not start:" >&2
-    cat "$log" >&2
-    return 1
 }
 
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+# server_ready: whether the server just started takes connections; sets SERVER_ADDR and
+# MEASURE_PID (the process whose RSS and CPU time count: beam.smp for RabbitMQ).
+server_ready() {
+    if [ "$SERVER" = rabbitmq ]; then
+        [ -s "$SCRATCH/rabbitmq/pid" ] &&
+            (exec 3<>"/dev/tcp/127.0.0.1/$RABBIT_PORT") 2>/dev/null || return 1
+        MEASURE_PID=$(cat "$SCRATCH/rabbitmq/pid")
+        SERVER_ADDR=127.0.0.1:$RABBIT_PORT
+    else
+        SERVER_ADDR=$(sed -n 's/^listening on //p' "$SCRATCH/server.log")
+        [ -n "$SERVER_ADDR" ] || return 1
+        MEASURE_PID=$SERVER_PID
+    fi
+}
 
-# start_server NAME: start it pinned on SERVER_CPU at a free port; sets SERVER_PID,
-# MEASURE_PID (the process whose RSS and CPU time count) and SERVER_ADDR (each server prints
-# "listening on ADDR" once bound).
+# start_server NAME: start it pinned on SERVER_CPU at a free port (within two minutes: a
+# RabbitMQ takes about ten seconds); sets SERVER_PID, MEASURE_PID and SERVER_ADDR (each Rust
+# and Node server prints "listening on ADDR" once bound).
 start_server() {
     local log=$SCRATCH/server.log
     : >"$log"
     SERVER=$1
-    if [ "$1" = rabbitmq ]; then
-        start_rabbitmq
-        return
-    fi
     case $1 in
     sockjs-rs) nice -n "$NICE" taskset -c "$SERVER_CPU" "$BIN/sockjs-bench-server" --listen 127.0.0.1:0 >"$log" 2>&1 & ;;
     sockjs-node) nice -n "$NICE" taskset -c "$SERVER_CPU" node "$BENCH_DIR/node/server.js" --port 0 >"$log" 2>&1 & ;;
     bare) nice -n "$NICE" taskset -c "$SERVER_CPU" "$BIN/bare-echo" --listen 127.0.0.1:0 >"$log" 2>&1 & ;;
+    rabbitmq) launch_rabbitmq ;;
     *) echo "unknown server $1" >&2; return 1 ;;
     esac
-    SERVER_PID=$!
-    MEASURE_PID=$SERVER_PID
-    SERVER_ADDR=
-    for _ in $(seq 100); do
-        SERVER_ADDR=$(sed -n 's/^listening on //p' "$log")
-        if [ -n "$SERVER_ADDR" ]; then
-            return 0
-        fi
+    [ "$1" = rabbitmq ] || SERVER_PID=$!
+    for _ in $(seq 1200); do
+        server_ready && return 0
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.1
     done

@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::config::LoadConfig;
-use crate::framing::{EchoFraming, Framing};
+use crate::framing::Framing;
 use crate::payload;
 use crate::stats::{CpuClock, Outcome, Stats};
 use crate::ws::{self, Ws};
@@ -87,14 +87,8 @@ impl Round {
 }
 
 pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
-    let conns = ws::connect_all(config, stats, 16 * 1024).await;
-    let framing = EchoFraming::new(config.workload.is_raw());
-    run_with(
-        config,
-        stats,
-        conns.into_iter().map(|ws| (ws, framing)).collect(),
-    )
-    .await
+    let conns = ws::connect_framed(config, stats, 16 * 1024).await;
+    run_with(config, stats, conns).await
 }
 
 /// Broadcast through the first of `conns` to all of them, each reading with its framing.

@@ -113,18 +113,20 @@ impl Framing for EchoFraming {
     }
 }
 
+/// Every payload `message` carries, for tests.
+#[cfg(test)]
+pub(crate) fn read_all(f: &mut impl Framing, message: &str) -> Result<Vec<String>, String> {
+    let mut got = Vec::new();
+    f.read(message, |p| {
+        got.push(p.to_string());
+        Ok(())
+    })?;
+    Ok(got)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn read_all(f: &mut impl Framing, message: &str) -> Result<Vec<String>, String> {
-        let mut got = Vec::new();
-        f.read(message, |p| {
-            got.push(p.to_string());
-            Ok(())
-        })?;
-        Ok(got)
-    }
 
     #[test]
     fn sockjs() {

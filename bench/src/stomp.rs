@@ -119,20 +119,8 @@ impl StompFraming {
         if f.command != "MESSAGE" {
             return Err(format!("expected MESSAGE, got {}", f.describe()));
         }
-        if f.header("subscription") != Some(&self.subscription) {
-            return Err(format!(
-                "MESSAGE for subscription {:?}, expected {:?}",
-                f.header("subscription"),
-                self.subscription
-            ));
-        }
-        if f.header("destination") != Some(&self.destination) {
-            return Err(format!(
-                "MESSAGE from destination {:?}, expected {:?}",
-                f.header("destination"),
-                self.destination
-            ));
-        }
+        f.expect_header("subscription", &self.subscription)?;
+        f.expect_header("destination", &self.destination)?;
         if f.header("message-id").is_none() {
             return Err("MESSAGE without message-id".into());
         }
@@ -198,19 +186,15 @@ async fn open_session(
             .await
             .map_err(|e| format!("send CONNECT: {e}"))?;
         framing
-            .await_frame(&mut ws, "CONNECTED", |f| match f.header("version") {
-                Some("1.2") => Ok(()),
-                v => Err(format!("CONNECTED with version {v:?}, asked for 1.2")),
-            })
+            .await_frame(&mut ws, "CONNECTED", |f| f.expect_header("version", "1.2"))
             .await?;
         let subscribe = framing.message(|f| stomp_frame::subscribe(f, "sub-0", destination));
         ws.send(subscribe)
             .await
             .map_err(|e| format!("send SUBSCRIBE: {e}"))?;
         framing
-            .await_frame(&mut ws, "RECEIPT", |f| match f.header("receipt-id") {
-                Some("sub-0") => Ok(()),
-                r => Err(format!("RECEIPT for {r:?}, expected \"sub-0\"")),
+            .await_frame(&mut ws, "RECEIPT", |f| {
+                f.expect_header("receipt-id", "sub-0")
             })
             .await?;
         Ok((ws, framing))
@@ -278,6 +262,7 @@ pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framing::read_all;
 
     fn message(sub: &str, dest: &str, id: Option<&str>, body: &str) -> String {
         let id = id.map(|i| format!("message-id:{i}\n")).unwrap_or_default();
@@ -285,15 +270,6 @@ mod tests {
             "MESSAGE\nsubscription:{sub}\n{id}destination:{dest}\ncontent-length:{}\n\n{body}\0",
             body.len()
         )
-    }
-
-    fn read_all(f: &mut StompFraming, text: &str) -> Result<Vec<String>, String> {
-        let mut got = Vec::new();
-        f.read(text, |p| {
-            got.push(p.to_string());
-            Ok(())
-        })?;
-        Ok(got)
     }
 
     #[test]

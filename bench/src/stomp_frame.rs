@@ -17,7 +17,8 @@
 
 use std::fmt::Write as _;
 
-use crate::frame::{self, shorten, Kind};
+use crate::frame::shorten;
+use crate::framing::{Framing, SockJsFraming};
 
 /// Largest incomplete frame the reader buffers.
 const MAX_PARTIAL: usize = 1024 * 1024;
@@ -70,21 +71,8 @@ impl Carrier {
                     }
                 }
                 // The rare shapes (and `a` frames the fast decoder leaves alone): the generic
-                // SockJS frame parser.
-                let mut failed = None;
-                let kind = frame::parse(message, |m| {
-                    if failed.is_none() {
-                        failed = on_text(m).err();
-                    }
-                })?;
-                if let Some(e) = failed {
-                    return Err(e);
-                }
-                match kind {
-                    Kind::Messages(_) | Kind::Heartbeat => Ok(()),
-                    Kind::Open => Err("a second open frame".into()),
-                    Kind::Close(c) => Err(format!("the server closed the session: {c}")),
-                }
+                // SockJS client framing.
+                SockJsFraming.read(message, on_text)
             }
         }
     }
@@ -250,6 +238,17 @@ impl<'a> ServerFrame<'a> {
             let (n, v) = line.split_once(':')?;
             (n == name).then_some(v)
         })
+    }
+
+    /// `Ok` if the first header `name` is `want`.
+    pub(crate) fn expect_header(&self, name: &str, want: &str) -> Result<(), String> {
+        match self.header(name) {
+            Some(v) if v == want => Ok(()),
+            v => Err(format!(
+                "{} with {name} {v:?}, expected {want:?}",
+                self.command
+            )),
+        }
     }
 
     /// A one-line description for error messages: the command, an `ERROR`'s `message`

@@ -144,16 +144,22 @@ impl EchoParams {
     }
 }
 
+/// [`connect_all`], each connection with the workload's framing: SockJS, or plain for the
+/// raw workloads.
+pub(crate) async fn connect_framed(
+    config: &LoadConfig,
+    stats: &Stats,
+    read_buffer: usize,
+) -> Vec<(Ws, EchoFraming)> {
+    let framing = EchoFraming::new(config.workload.is_raw());
+    let conns = connect_all(config, stats, read_buffer).await;
+    conns.into_iter().map(|ws| (ws, framing)).collect()
+}
+
 /// `ws-echo`, `raw-ws-echo`, `ws-rtt`, `raw-ws-rtt`.
 pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
-    let conns = connect_all(config, stats, 16 * 1024).await;
-    let framing = EchoFraming::new(config.workload.is_raw());
-    run_echo(
-        config,
-        stats,
-        conns.into_iter().map(|ws| (ws, framing)).collect(),
-    )
-    .await
+    let conns = connect_framed(config, stats, 16 * 1024).await;
+    run_echo(config, stats, conns).await
 }
 
 /// Echo on every connection of `conns`, each with its framing, and measure.
