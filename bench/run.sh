@@ -147,6 +147,9 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
 # launch_rabbitmq: a fresh private RabbitMQ with web-STOMP on a free loopback port, pinned on
 # SERVER_CPU (its Erlang VM then runs one scheduler). Sets SERVER_PID (the start script) and
 # RABBIT_PORT; the VM's pid (beam.smp) appears in $SCRATCH/rabbitmq/pid.
