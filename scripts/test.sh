@@ -7,7 +7,8 @@
 # Steps, in order, stopping at the first failure:
 #   1. tools: cargo, rustfmt, clippy, node >= 20, npm (installed only if missing)
 #   2. cargo fmt --all -- --check
-#   3. cargo clippy --workspace --all-targets -- -D warnings
+#   3. cargo clippy --workspace --all-targets -- -D warnings, and sockjs-stomp's protocol
+#      modules alone (--no-default-features: no broker, no I/O dependencies)
 #   4. cargo build --workspace --all-targets
 #   5. Rust tests: cargo nextest run --workspace (or cargo test --workspace
 #      when cargo-nextest is not installed), then cargo test --workspace --doc
@@ -18,7 +19,9 @@
 #      the real sockjs-client in Node, in headless Chromium (Debian's chromium,
 #      driven by playwright-core; over HTTPS and HTTP/2 too, with a certificate
 #      the test makes with openssl) and behind a real nginx started on loopback
-#      by the tests (chromium, nginx and openssl are installed first when missing)
+#      by the tests (chromium, nginx and openssl are installed first when missing);
+#      the STOMP client libraries (@stomp/stompjs 7, stompjs 2.3.3) against /stomp and the
+#      STOMP examples (stomp_greeting, stomp_chat)
 #
 #
 # The Rust tests of sockjs-redis, the conformance server's cluster mode and the chat demo's
@@ -119,6 +122,9 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "cargo clippy -p sockjs-stomp --no-default-features (the codec and session without the broker)"
+cargo clippy -p sockjs-stomp --no-default-features --all-targets -- -D warnings
+
 step "cargo build --workspace --all-targets"
 cargo build --workspace --all-targets
 
@@ -167,6 +173,14 @@ cargo build --workspace --example tls
 TLS_BIN="$TARGET_DIR/debug/examples/tls"
 [ -x "$TLS_BIN" ] || die "the tls example was not built: $TLS_BIN is missing"
 
+# The STOMP examples of the browser test (no-ops after step 4 too).
+step "cargo build --workspace --example stomp_greeting --example stomp_chat (the STOMP examples' browser test)"
+cargo build --workspace --example stomp_greeting --example stomp_chat
+STOMP_GREETING_BIN="$TARGET_DIR/debug/examples/stomp_greeting"
+STOMP_CHAT_BIN="$TARGET_DIR/debug/examples/stomp_chat"
+[ -x "$STOMP_GREETING_BIN" ] || die "the stomp_greeting example was not built: $STOMP_GREETING_BIN is missing"
+[ -x "$STOMP_CHAT_BIN" ] || die "the stomp_chat example was not built: $STOMP_CHAT_BIN is missing"
+
 step "browser, proxy and certificate tool for the e2e tests: Debian's chromium, nginx, openssl (installed if missing)"
 ensure_apt_packages chromium nginx openssl
 
@@ -180,7 +194,8 @@ E2E_START=$SECONDS
 (cd protocol-tests/e2e &&
   env -u SOCKJS_URL -u SOCKJS_HEARTBEAT_SECS -u SOCKJS_E2E_PROFILE -u SOCKJS_E2E_TRANSPORTS \
     -u SOCKJS_E2E_BROWSER_TRANSPORTS \
-    SOCKJS_SERVER_BIN="$SERVER_BIN" SOCKJS_CHAT_BIN="$CHAT_BIN" SOCKJS_TLS_BIN="$TLS_BIN" node --test)
+    SOCKJS_SERVER_BIN="$SERVER_BIN" SOCKJS_CHAT_BIN="$CHAT_BIN" SOCKJS_TLS_BIN="$TLS_BIN" \
+    SOCKJS_STOMP_GREETING_BIN="$STOMP_GREETING_BIN" SOCKJS_STOMP_CHAT_BIN="$STOMP_CHAT_BIN" node --test)
 echo "e2e step took $((SECONDS - E2E_START))s"
 
 CURRENT_STEP="(done)"

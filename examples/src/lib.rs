@@ -9,10 +9,14 @@
 //! - [`production`]: the production example's settings and server loop (origin rules, limits,
 //!   graceful shutdown), with what they do and do not cover.
 //! - [`tls`]: HTTPS with rustls, HTTP/2 and HTTP/1.1 on one port.
+//! - [`stomp_greeting`]: Spring's getting-started STOMP greeting app, on `sockjs-stomp`.
+//! - [`stomp_chat`]: a STOMP chat with private messages and an online list.
 #![deny(missing_docs)]
 
 pub mod chat;
 pub mod production;
+pub mod stomp_chat;
+pub mod stomp_greeting;
 pub mod tls;
 
 pub use tls::serve_tls;
@@ -63,6 +67,31 @@ pub fn respond(
         hyper::header::HeaderValue::from_static(content_type),
     );
     r
+}
+
+/// Files the example servers serve themselves (client libraries given on the command line or
+/// in the environment), by path: a [`Fallback`] answering them, the page at `/` and 404
+/// elsewhere.
+pub fn page_and_files(page: String, files: Vec<(String, Bytes)>) -> Fallback {
+    let page = Bytes::from(page);
+    let files = Arc::new(files);
+    Arc::new(move |req: Request<Incoming>| {
+        let page = page.clone();
+        let file = files
+            .iter()
+            .find(|(path, _)| path == req.uri().path())
+            .map(|(_, body)| body.clone());
+        let root = req.uri().path() == "/";
+        Box::pin(async move {
+            match (root, file) {
+                (true, _) => respond(StatusCode::OK, "text/html; charset=utf-8", page),
+                (false, Some(js)) => {
+                    respond(StatusCode::OK, "application/javascript; charset=utf-8", js)
+                }
+                _ => respond(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
+            }
+        })
+    })
 }
 
 /// Serve `endpoints` (first match by prefix) and `fallback` for everything else on

@@ -4,10 +4,71 @@
 //! applications have (`Stomp.over(new SockJS('/ws'))` with stompjs 2.3.3, or @stomp/stompjs 7
 //! with a SockJS factory) unchanged: the frame codec ([`decode`], [`encode`]), heart-beating
 //! ([`heartbeat`]), destination routing with Spring's conventions ([`Routing`]) and the
-//! per-session state machine ([`Session`]). Like `sockjs-core` it has no sockets, no clock
-//! reads, no runtime and no globals: time is an argument of every input, and tests step a
-//! simulated clock. A driver (on top of `sockjs-hyper` and its hub) owns the SockJS
-//! connection, the timer, the authenticator and the broker's subscriptions.
+//! per-session state machine ([`Session`]). Like `sockjs-core` these modules have no sockets,
+//! no clock reads, no runtime and no globals: time is an argument of every input, and tests
+//! step a simulated clock.
+//!
+//! The [`broker`] module (the `broker` feature, on by default) is the driver: a STOMP broker
+//! with Spring's conventions served from a `sockjs-hyper` endpoint, fanning out through the
+//! endpoint's hub, so that it spans nodes with a hub backend. Depend on the crate with
+//! `default-features = false` for the protocol modules alone (the fuzz crate does): they
+//! never use the broker, and build without tokio or hyper.
+//!
+//! # Porting a Spring `@EnableWebSocketMessageBroker` application
+//!
+//! The frontend does not change (same endpoint path, destinations, headers and client
+//! library). On the server, each piece of the Spring configuration has a counterpart:
+//!
+//! | Spring | sockjs-stomp |
+//! |---|---|
+//! | `@EnableWebSocketMessageBroker`, a `WebSocketMessageBrokerConfigurer` | [`StompBroker::builder`](broker::StompBroker::builder), then mount [`endpoint()`](broker::StompBroker::endpoint) in your hyper or axum server |
+//! | `registry.addEndpoint("/ws").withSockJS()` | the builder's prefix `"/ws"`; SockJS settings with [`sockjs_config`](broker::StompBrokerBuilder::sockjs_config) |
+//! | `setApplicationDestinationPrefixes("/app")` | [`Routing::application_prefixes`] (default `["/app"]`) in [`Config::routing`] |
+//! | `enableSimpleBroker("/topic", "/queue")` | [`Routing::broker_prefixes`] (default `["/topic", "/queue"]`) |
+//! | `setUserDestinationPrefix("/user")` | [`Routing::user_prefix`] (default `Some("/user")`) |
+//! | `@MessageMapping("/hello")` method | [`route("/hello", handler)`](broker::StompBrokerBuilder::route); the handler gets an [`AppMessage`](broker::AppMessage) (body, headers, user) |
+//! | `@SendTo("/topic/greetings")` | `msg.broker().publish("/topic/greetings", ..)` in the handler |
+//! | `@SendToUser("/queue/reply")` | [`msg.reply("/user/queue/reply", ..)`](broker::AppMessage::reply) (the sending session, `broadcast = false`) or `msg.broker().send_to_user(user, "/queue/reply", ..)` (every session of the user) |
+//! | `SimpMessagingTemplate.convertAndSend(dest, payload)` | [`StompBroker::publish`](broker::StompBroker::publish) on a clone of the broker, from anywhere |
+//! | `convertAndSendToUser(user, dest, payload)` | [`StompBroker::send_to_user`](broker::StompBroker::send_to_user) |
+//! | the `Principal` (HTTP authentication, or a `ChannelInterceptor` on `CONNECT`) | [`authenticator`](broker::StompBrokerBuilder::authenticator): `CONNECT` headers, HTTP headers and address → a user or a refusal |
+//! | a `ChannelInterceptor` checking `SUBSCRIBE`/`SEND` | [`authorizer`](broker::StompBrokerBuilder::authorizer) (a refusal: `ERROR` + close, as in Spring) |
+//! | `setHeartbeatValue(new long[]{10000, 10000})` | [`Config::heartbeat_send`] / [`Config::heartbeat_receive`] (the same defaults) |
+//! | `setMessageSizeLimit`, `setSendBufferSizeLimit`, `setSendTimeLimit` | [`Config::limits`], [`session_queue`](broker::StompBrokerBuilder::session_queue) with [`SlowSubscriber`](broker::SlowSubscriber), and SockJS's `write_timeout` |
+//! | `SimpUserRegistry` (who is online) | the hub's presence: `broker.hub().presence()`, `presence_events()` |
+//! | `enableStompBrokerRelay` (RabbitMQ) to run several nodes | a hub backend (`sockjs-redis`): `.hub(Hub::with_backend(redis))` |
+//! | `@SubscribeMapping` | not a handler here: a `SUBSCRIBE` to `/app/..` is accepted and kept in the session, and a handler can [`reply`](broker::AppMessage::reply) on it; or have the page `SEND` a request after subscribing (the `stomp_chat` example's `/app/who`) |
+//!
+//! Like Spring's simple broker: `/queue/x` is a topic (every subscriber gets every message),
+//! nothing is persisted or redelivered (`NACK` drops), a `SEND` to a destination nothing
+//! handles is dropped.
+//!
+//! # Limits and defaults
+//!
+//! | what | default | setting |
+//! |---|---|---|
+//! | client frame (headers and body) | 64 KiB | [`Config::limits`] `.max_frame_size` |
+//! | body | 64 KiB | `.max_body_size` |
+//! | headers per frame / header line | 64 / 8 KiB | `.max_headers` / `.max_header_line` |
+//! | subscriptions per session | 128 | [`Config::max_subscriptions`] |
+//! | unacknowledged messages per session | 1024 (more are skipped and counted) | [`Config::max_unacked`] |
+//! | open transactions per session | 16, holding at most 1 MiB | [`Config::max_transactions`], [`Config::max_transaction_bytes`] |
+//! | time to complete `CONNECT` | 60 s | [`Config::connect_timeout`] |
+//! | heart-beats (server's offer) | 10 s each way, a client silent 3× its interval gets `ERROR` | [`Config::heartbeat_send`], [`Config::heartbeat_receive`], [`Config::heartbeat_tolerance`] |
+//! | messages waiting for a session's task | 1024, then the slow-subscriber policy (skip and count) | [`session_queue`](broker::StompBrokerBuilder::session_queue), [`slow_subscriber`](broker::StompBrokerBuilder::slow_subscriber) |
+//! | frames waiting to be written to the client | SockJS's outbound queue: 4096 messages / 1 MiB, waited for | `sockjs_hyper::Config::max_queued_messages` / `max_queued_bytes` |
+//! | a publication | 2 MiB | the hub's `HubConfig::max_message_size` |
+//! | publications a destination may fall behind on one node | 256 (then lost, counted as `lagged`) | the hub's `HubConfig::channel_capacity` |
+//! | destination (with the user name for user destinations) | about 1000 bytes (a hub channel name is at most 1024) | — |
+//!
+//! # Delivery across nodes
+//!
+//! With a hub backend, a publication reaches the subscribers of its destination on every node
+//! connected to the backend at the time, **at most once, in publication order per publishing
+//! node**; on the publishing node, every subscription whose session queue has room gets it
+//! once, in order. While the backend is unreachable, publishing from server code returns
+//! [`PublishError::Hub`](broker::PublishError::Hub) (local subscribers got the message), and
+//! a client's `SEND` is delivered locally and logged. See the [`broker`] module.
 //!
 //! # The contract with the driver
 //!

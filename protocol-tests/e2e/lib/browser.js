@@ -43,6 +43,21 @@ function sockjsBundlePath() {
 }
 
 /**
+ * The STOMP client bundles installed by npm, by the path a test page loads them from:
+ * @stomp/stompjs 7 (UMD, `window.StompJs`) and stompjs 2.3.3 (`window.Stomp`).
+ */
+function stompBundleRoutes() {
+  const js = 'application/javascript; charset=utf-8';
+  // The package's `exports` map hides its bundles from require.resolve; its main entry
+  // is bundles/stomp.umd.js, beside the minified one.
+  const umd = path.join(path.dirname(require.resolve('@stomp/stompjs')), 'stomp.umd.min.js');
+  return {
+    '/stomp.umd.min.js': { type: js, file: umd },
+    '/stomp-2.3.3.min.js': { type: js, file: require.resolve('stompjs/lib/stomp.min.js') },
+  };
+}
+
+/**
  * Launches Chromium with a fresh user-data-dir (removed again by close()).
  * Every page's console output and uncaught errors go to
  * test-output/<name>-console.log. `extraArgs` are added to CHROMIUM_ARGS
@@ -294,6 +309,7 @@ module.exports = {
   startStaticServer,
   harnessRoutes,
   sockjsBundlePath,
+  stompBundleRoutes,
   chromiumPath,
   encodeAscii,
   PageClient,

@@ -247,3 +247,84 @@ async fn forward(mut channel: Subscription, destination: String, targets: Target
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+    use super::*;
+
+    fn target(session: u64, id: &str, queue: &mpsc::Sender<Item>) -> Target {
+        Target {
+            session,
+            subscription: Arc::from(id),
+            queue: queue.clone(),
+            shared: Arc::new(SessionShared::default()),
+        }
+    }
+
+    #[tokio::test]
+    async fn one_hub_subscription_per_destination_released_with_the_last_subscriber() {
+        let hub = Hub::new();
+        let registry = Registry::new();
+        let fanout = Fanout {
+            counters: Arc::new(Counters::default()),
+            slow: SlowSubscriber::Skip,
+        };
+        let (tx, mut rx) = mpsc::channel(8);
+        let topic = Key::Topic("/topic/a".into());
+        for (session, id) in [(1, "s"), (1, "t"), (2, "s")] {
+            registry
+                .subscribe(&hub, "ns", &fanout, topic.clone(), target(session, id, &tx))
+                .unwrap();
+        }
+        assert_eq!(registry.counts(), (1, 3));
+        assert_eq!(
+            hub.stats().channels,
+            1,
+            "one channel for three subscriptions"
+        );
+
+        // A publication reaches each subscription once, decoded once.
+        let payload = message::encode(&super::super::Message::text("hi"));
+        hub.publish(&topic.channel("ns"), payload).unwrap();
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            match rx.recv().await.unwrap() {
+                Item::Deliver {
+                    subscription,
+                    message,
+                } => {
+                    assert_eq!(message.body, "hi");
+                    got.push(subscription.to_string());
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        got.sort();
+        assert_eq!(got, ["s", "s", "t"]);
+
+        registry.unsubscribe(&topic, 1, "s");
+        registry.unsubscribe(&topic, 1, "nope");
+        assert_eq!(registry.counts(), (1, 2));
+        registry.unsubscribe(&topic, 1, "t");
+        registry.unsubscribe(&topic, 2, "s");
+        assert_eq!(registry.counts(), (0, 0));
+        // The fan-out task was aborted and dropped its hub subscription.
+        tokio::task::yield_now().await;
+        assert_eq!(hub.stats().channels, 0, "the hub channel is released");
+    }
+
+    #[test]
+    fn user_channels_cannot_collide() {
+        let a = Key::User {
+            user: "a:u".into(),
+            destination: "/queue/x".into(),
+        };
+        let b = Key::User {
+            user: "a".into(),
+            destination: ":u/queue/x".into(),
+        };
+        assert_ne!(a.channel("ns"), b.channel("ns"));
+        assert_ne!(Key::Topic("/queue/x".into()).channel("ns"), a.channel("ns"));
+    }
+}
