@@ -22,6 +22,9 @@
 #      by the tests (chromium, nginx and openssl are installed first when missing);
 #      the STOMP client libraries (@stomp/stompjs 7, stompjs 2.3.3) against /stomp and the
 #      STOMP examples (stomp_greeting, stomp_chat)
+#      the cluster tests (test/cluster.test.js: three nodes, redis-server and
+#      nginx with deploy/nginx/sockjs-cluster.conf) and scripts/cluster-demo.sh
+#      (test/cluster-demo.test.js) among them
 #
 #
 # The Rust tests of sockjs-redis, the conformance server's cluster mode and the chat demo's
@@ -42,10 +45,9 @@ step() {
   printf '\n==> [%s +%ss] %s\n' "$(date +%H:%M:%S)" "$((SECONDS - START_SECONDS))" "$*"
 }
 
-die() {
-  printf 'ERROR: %s\n' "$*" >&2
-  exit 1
-}
+# die, as_root, ensure_apt_packages (shared with scripts/cluster-demo.sh)
+# shellcheck source=scripts/lib.sh
+source "$REPO_ROOT/scripts/lib.sh"
 
 on_exit() {
   local rc=$?
@@ -54,40 +56,6 @@ on_exit() {
   fi
 }
 trap on_exit EXIT
-
-# Runs a command as root (directly when we are root, else through sudo).
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo "$@"
-  else
-    die "need root (or sudo) to run: $*"
-  fi
-}
-
-# ---------------------------------------------------------------------------
-# ensure_apt_packages PKG...: installs the Debian packages that `dpkg -s` says
-# are missing (apt-get update, then apt-get install -y); does nothing when all
-# are installed. Used for redis-server (cluster tests), chromium (browser tests) and nginx
-# (proxy tests):
-#   ensure_apt_packages chromium nginx
-# ---------------------------------------------------------------------------
-ensure_apt_packages() {
-  local missing=() pkg
-  for pkg in "$@"; do
-    if ! dpkg -s "$pkg" >/dev/null 2>&1; then
-      missing+=("$pkg")
-    fi
-  done
-  if [ "${#missing[@]}" -eq 0 ]; then
-    echo "apt packages already installed: $*"
-    return 0
-  fi
-  echo "installing apt packages: ${missing[*]}"
-  as_root apt-get update
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-}
 
 # ---------------------------------------------------------------------------
 step "check tools"

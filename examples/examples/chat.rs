@@ -15,8 +15,12 @@
 //! `REDIS_CLUSTER` (default `chat`), behind a proxy that keeps each SockJS session on one node;
 //! messages, the online list, kicks and the login policy then span every node. Redis must
 //! answer at start (the process exits otherwise); `REDIS_LIVENESS_TTL_SECS` (default 15) bounds
-//! how long a killed node's users stay online elsewhere (TTL + TTL/3). Ctrl-C or SIGTERM
-//! leaves the cluster cleanly.
+//! how long a killed node's users stay online elsewhere (TTL + TTL/3). `NODE_ID` (1 to 16
+//! hexadecimal digits, e.g. `0a`) names the node in Redis keys, metrics and logs instead of a
+//! random id; a restart may reuse it (after a crash, start-up waits up to one TTL for the old
+//! process's key to expire), and a process whose id another live process holds exits with an
+//! error. Ctrl-C or SIGTERM leaves the cluster cleanly. `scripts/cluster-demo.sh` runs three
+//! nodes behind nginx with one command.
 //!
 //! ```text
 //! REDIS_URL=redis://127.0.0.1:6379 LISTEN=127.0.0.1:8081 cargo run -p sockjs-examples --example chat
@@ -28,9 +32,9 @@ use std::time::Duration;
 
 use hyper::StatusCode;
 use sockjs_examples::{chat, respond, serve_hyper, Fallback};
-use sockjs_hyper::hub::{Hub, LoginPolicy};
+use sockjs_hyper::hub::{Hub, LoginPolicy, NodeId};
 use sockjs_hyper::Config;
-use sockjs_redis::{RedisBackend, RedisConfig};
+use sockjs_redis::{RedisBackend, RedisConfig, RedisError};
 
 fn login_policy() -> Result<LoginPolicy, String> {
     match std::env::var("CHAT_LOGIN_POLICY").as_deref() {
@@ -55,9 +59,24 @@ async fn hub() -> Result<(Hub, Option<RedisBackend>), Box<dyn std::error::Error>
         config.liveness_ttl = Duration::from_secs_f64(ttl);
         config.refresh_interval = config.liveness_ttl / 3;
     }
+    let node: Option<NodeId> = match std::env::var("NODE_ID") {
+        Ok(id) => Some(id.parse().map_err(|e| format!("NODE_ID={id:?}: {e}"))?),
+        Err(_) => None,
+    };
+    let wait = config.liveness_ttl + Duration::from_secs(5);
     let redis = RedisBackend::connect(config).await?;
-    let hub = Hub::with_backend(redis.clone());
-    redis.wait_until_up(Duration::from_secs(5)).await;
+    let mut builder = Hub::builder().backend(redis.clone());
+    if let Some(node) = node {
+        builder = builder.node(node);
+    }
+    let hub = builder.build()?;
+    match redis.joined(wait).await {
+        Ok(()) => {}
+        Err(e @ RedisError::NodeIdInUse { .. }) => return Err(e.into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "not in the cluster yet; this node is alone until it is")
+        }
+    }
     tracing::info!(node = %hub.node(), "cluster mode: chat node joined the cluster");
     Ok((hub, Some(redis)))
 }

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | client → server | `{"type":"join","name":"alice"}` (first message; `"token"` too for `admin`) |
 //! | client → server | `{"type":"say","text":"hello"}`; the admin may say `/kick <name>` |
+//! | server → client | `{"type":"welcome","node":"000000000000000a"}` (after the join: the node serving this session, shown on the page) |
 //! | server → client | `{"type":"presence","users":["admin","alice"]}` |
 //! | server → client | `{"type":"message","from":"alice","text":"hello"}` |
 //! | server → client | `{"type":"system","text":"bob left (closed by the client)"}` |
@@ -127,6 +128,8 @@ async fn session(mut conn: Connection, admin_token: Arc<str>) {
     if conn.join(ROOM).is_err() {
         return; // closed meanwhile
     }
+    // Which node serves this session (in a cluster, the page shows it).
+    let _ = conn.try_send(json!({"type": "welcome", "node": hub.node().to_string()}).to_string());
     announce(
         &hub,
         json!({"type": "system", "text": format!("{name} joined")}),
@@ -211,7 +214,7 @@ const PAGE: &str = r#"<!DOCTYPE html>
     const el = document.getElementById('log'); el.appendChild(line); el.scrollTop = el.scrollHeight;
   };
   let sock = null, delay = 500;
-  window.chat = { kicked: false, received: [], transport: null };
+  window.chat = { kicked: false, received: [], transport: null, node: null };
   function connect() {
     sock = new SockJS('{{PREFIX}}', null, transports ? { transports } : {});
     sock.onopen = () => {
@@ -222,7 +225,10 @@ const PAGE: &str = r#"<!DOCTYPE html>
     };
     sock.onmessage = (e) => {
       const m = JSON.parse(e.data); window.chat.received.push(m);
-      if (m.type === 'message') log(m.from + ': ' + m.text);
+      if (m.type === 'welcome') {
+        window.chat.node = m.node;
+        document.getElementById('status').textContent = 'connected as ' + name + ' (' + sock.transport + ') on node ' + m.node;
+      } else if (m.type === 'message') log(m.from + ': ' + m.text);
       else if (m.type === 'presence') {
         const ul = document.getElementById('users'); ul.innerHTML = '';
         for (const u of m.users) { const li = document.createElement('li'); li.textContent = u; ul.appendChild(li); }

@@ -46,7 +46,20 @@
 //!   so it counts in the cluster's presence;
 //! - `GET /metrics` answers the Prometheus text of `/broadcast`'s endpoint, its hub (cluster
 //!   presence, cross-node traffic, gaps and duplicates per origin node) and the Redis backend
-//!   (`sockjs_redis_up`, outbox, reconnects, ...).
+//!   (`sockjs_redis_up`, outbox, reconnects, ...);
+//! - [`Cluster::login_policy`] (the binary's `--login-policy allow|replace|refuse`) is
+//!   `/broadcast`'s duplicate-login policy, cluster-wide (default `allow`);
+//! - two small **admin routes** let an external suite look at a node and act on the cluster
+//!   (unauthenticated, like the rest of this test server: never expose it):
+//!   - `GET /cluster` answers JSON: this node's id, whether it is up, its `/broadcast`
+//!     sessions, its logged-in users with their session counts (`local`), and the cluster's
+//!     presence as this node sees it (`presence`):
+//!     `{"node":"000000000000000a","up":true,"sessions":3,"local":{"alice":1},"presence":{"alice":2,"bob":1}}`;
+//!   - `POST /cluster/kick?user=NAME[&code=4001][&reason=Kicked]` closes every session of
+//!     `NAME` on every node with that code (4000–4999, default 4001) and reason (default
+//!     `Kicked`), through [`Hub::kick_user`]; it answers JSON
+//!     `{"local":N,"published":true}` (the sessions closed on this node, and whether the kick
+//!     went to the other nodes), or 503 with the error when it did not reach them.
 //!
 //! - `/stomp` uses the same hub, so its topics and user destinations span the nodes too, and
 //!   `/metrics` includes its statistics.
@@ -69,7 +82,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use sockjs_hyper::hub::Hub;
+use sockjs_hyper::hub::{Hub, HubError, LoginPolicy};
 use sockjs_hyper::{Config, Connection, ResponseBody, SockJs};
 use sockjs_redis::{RedisBackend, RedisConfig, RedisError};
 use sockjs_stomp::broker::{AppMessage, BuildError, Message, StompBroker};
@@ -95,20 +108,107 @@ pub struct Cluster {
     pub hub: Hub,
     /// The backend (for `/metrics` and a clean shutdown).
     pub redis: RedisBackend,
+    /// `/broadcast`'s duplicate-login policy (default [`LoginPolicy::Allow`]).
+    pub login_policy: LoginPolicy,
 }
 
 impl Cluster {
-    /// Connect to Redis with `config` and build the hub; waits (at most the connect timeout
-    /// again) until the node is registered, so that `/broadcast` spans the cluster from its
-    /// first session on.
+    /// Connect to Redis with `config` and build the hub with a random node id; see
+    /// [`Cluster::connect_as`].
     pub async fn connect(config: RedisConfig) -> Result<Cluster, RedisError> {
-        let wait = config.connect_timeout;
+        Cluster::connect_as(config, None).await
+    }
+
+    /// Connect to Redis with `config` and build the hub, as node `node` when given (else a
+    /// random id); waits until the node is registered, so that `/broadcast` spans the
+    /// cluster from its first session on: at most the connect timeout when Redis is slow to
+    /// answer, and up to the liveness TTL more when the id's previous process died without
+    /// leaving (its key must expire first). Fails with [`RedisError::NodeIdInUse`] when
+    /// another live process holds the id.
+    pub async fn connect_as(
+        config: RedisConfig,
+        node: Option<sockjs_hyper::hub::NodeId>,
+    ) -> Result<Cluster, RedisError> {
+        let wait = config.connect_timeout + config.liveness_ttl;
         let redis = RedisBackend::connect(config).await?;
-        let hub = Hub::with_backend(redis.clone());
-        if !redis.wait_until_up(wait).await {
-            tracing::warn!("not registered in the cluster yet; /broadcast is local until it is");
+        let mut builder = Hub::builder().backend(redis.clone());
+        if let Some(node) = node {
+            builder = builder.node(node);
         }
-        Ok(Cluster { hub, redis })
+        let hub = builder
+            .build()
+            .unwrap_or_else(|_| unreachable!("the default hub configuration is valid"));
+        match redis.joined(wait).await {
+            Ok(()) => {}
+            Err(e @ RedisError::NodeIdInUse { .. }) => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "not registered in the cluster yet; /broadcast is local until it is");
+            }
+        }
+        Ok(Cluster {
+            hub,
+            redis,
+            login_policy: LoginPolicy::Allow,
+        })
+    }
+
+    /// `GET /cluster`: this node as JSON (see the crate docs).
+    pub fn describe(&self, endpoint: &SockJs) -> String {
+        let stats = self.hub.stats();
+        let local: serde_json::Map<String, serde_json::Value> = self
+            .hub
+            .presence()
+            .iter()
+            .filter_map(|(user, _)| {
+                let here = self.hub.sessions_of(user).len();
+                (here > 0).then(|| (user.to_string(), here.into()))
+            })
+            .collect();
+        let presence: serde_json::Map<String, serde_json::Value> = self
+            .hub
+            .presence()
+            .iter()
+            .map(|(user, n)| (user.to_string(), n.into()))
+            .collect();
+        serde_json::json!({
+            "node": stats.node.to_string(),
+            "up": self.redis.is_up(),
+            "sessions": endpoint.sessions().len(),
+            "local": local,
+            "presence": presence,
+        })
+        .to_string()
+    }
+
+    /// `POST /cluster/kick?user=NAME[&code=4001][&reason=Kicked]` (see the crate docs).
+    pub fn kick(&self, query: Option<&str>) -> (StatusCode, String) {
+        let (mut user, mut code, mut reason) = (None, 4001u16, "Kicked".to_string());
+        for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            match &*k {
+                "user" => user = Some(v.into_owned()),
+                "code" => match v.parse() {
+                    Ok(c @ 4000..=4999) => code = c,
+                    _ => return (StatusCode::BAD_REQUEST, "code: 4000 to 4999\n".into()),
+                },
+                "reason" => reason = v.into_owned(),
+                _ => {}
+            }
+        }
+        let Some(user) = user else {
+            return (StatusCode::BAD_REQUEST, "user= is required\n".into());
+        };
+        match self.hub.kick_user(&user, code, &reason) {
+            Ok(d) => (
+                StatusCode::OK,
+                serde_json::json!({"local": d.sent, "published": d.published}).to_string(),
+            ),
+            Err(HubError::Cluster { local, cause }) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({"local": local.sent, "published": false, "error": cause.to_string()})
+                    .to_string(),
+            ),
+            Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")),
+        }
     }
 
     /// The Prometheus text of `endpoint` (the `/broadcast` endpoint), its hub and the backend.
@@ -266,6 +366,7 @@ impl ConformanceApp {
                 let endpoint = SockJs::builder("/broadcast")
                     .config(base)
                     .hub(cluster.hub.clone())
+                    .login_policy(cluster.login_policy)
                     .build(cluster_broadcast)?;
                 endpoints.push(endpoint.clone());
                 Some((cluster.clone(), endpoint))
@@ -290,17 +391,35 @@ impl ConformanceApp {
     /// Answer one request: the endpoint whose prefix matches, else 404.
     pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
         let path = req.uri().path();
-        if let (Some((cluster, endpoint)), "/metrics") = (&self.cluster, path) {
-            let mut text = cluster.metrics(endpoint);
-            if let Some(stomp) = &self.stomp {
-                text.push_str(&stomp.stats().to_prometheus(stomp.endpoint().prefix()));
+        if let Some((cluster, endpoint)) = &self.cluster {
+            let answer = match (req.method(), path) {
+                (_, "/metrics") => {
+                    let mut text = cluster.metrics(endpoint);
+                    if let Some(stomp) = &self.stomp {
+                        text.push_str(&stomp.stats().to_prometheus(stomp.endpoint().prefix()));
+                    }
+                    Some((StatusCode::OK, "text/plain; version=0.0.4", text))
+                }
+                (&http::Method::GET, "/cluster") => Some((
+                    StatusCode::OK,
+                    "application/json",
+                    cluster.describe(endpoint),
+                )),
+                (&http::Method::POST, "/cluster/kick") => {
+                    let (status, body) = cluster.kick(req.uri().query());
+                    Some((status, "application/json", body))
+                }
+                _ => None,
+            };
+            if let Some((status, content_type, body)) = answer {
+                let mut r = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
+                *r.status_mut() = status;
+                r.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static(content_type),
+                );
+                return r;
             }
-            let mut r = Response::new(Full::new(Bytes::from(text)).boxed_unsync());
-            r.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("text/plain; version=0.0.4"),
-            );
-            return r;
         }
         match self.endpoints.iter().find(|e| e.matches(path)) {
             Some(endpoint) => endpoint.with_peer_addr(peer).handle(req).await,

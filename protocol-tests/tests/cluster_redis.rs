@@ -27,19 +27,35 @@ struct NodeProcess {
     addr: SocketAddr,
 }
 
+fn command(redis: &RedisServer, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sockjs-conformance-server"));
+    command
+        .args(["--listen", "127.0.0.1:0", "--redis", &redis.url()])
+        .args(["--cluster", CLUSTER])
+        .args(["--liveness-ttl-secs", &TTL_SECS.to_string()])
+        .args(extra);
+    command
+}
+
+/// A cluster-mode server with its log (stderr) piped.
+fn spawn(redis: &RedisServer, extra: &[&str]) -> Child {
+    command(redis, extra)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 impl NodeProcess {
     fn start(redis: &RedisServer) -> NodeProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sockjs-conformance-server"))
-            .args(["--listen", "127.0.0.1:0", "--redis", &redis.url()])
-            .args(["--cluster", CLUSTER])
-            .args(["--liveness-ttl-secs", &TTL_SECS.to_string()])
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        NodeProcess::start_with(redis, &[])
+    }
+
+    fn start_with(redis: &RedisServer, extra: &[&str]) -> NodeProcess {
+        let mut child = spawn(redis, extra);
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         // Read the log: the listening address, then keep draining (a full pipe would block
@@ -68,14 +84,36 @@ impl NodeProcess {
     }
 
     fn metrics(&self) -> String {
+        let (status, body) = self.http("GET", "/metrics");
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// One request without a body: the status and the body.
+    fn http(&self, method: &str, path: &str) -> (u16, String) {
         let mut s = TcpStream::connect(self.addr).unwrap();
         s.set_read_timeout(Some(PATIENCE)).unwrap();
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).unwrap();
-        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-        out
+        let status = out
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        (status, body.to_string())
+    }
+
+    /// `GET /cluster`, parsed.
+    fn describe(&self) -> serde_json::Value {
+        let (status, body) = self.http("GET", "/cluster");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
     }
 
     async fn session(&self, query: &str) -> Ws {
@@ -122,6 +160,17 @@ async fn messages(ws: &mut Ws, n: usize) -> Vec<String> {
         }
     }
     got
+}
+
+/// The close frame, after whatever comes before it.
+async fn close_frame(ws: &mut Ws) -> String {
+    loop {
+        match ws_next(ws).await {
+            WsEvent::Text(t) if t.starts_with('c') => return t,
+            WsEvent::Text(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
 }
 
 fn redis() -> RedisServer {
@@ -238,4 +287,134 @@ async fn a_node_killed_with_sigkill_leaves_presence_within_the_documented_bound(
     );
     // its clients' connections are gone
     assert!(matches!(ws_next(&mut kim).await, WsEvent::End(_)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_ids_admin_routes_and_the_login_policy_of_the_cluster_mode() {
+    let redis = redis();
+    let a = NodeProcess::start_with(&redis, &["--node-id", "0a", "--login-policy", "replace"]);
+    let b = NodeProcess::start_with(&redis, &["--node-id", "0b", "--login-policy", "replace"]);
+    // The chosen id names the node in its metrics, in Redis and in /cluster.
+    assert!(a
+        .metrics()
+        .contains("sockjs_redis_up{hub=\"/broadcast\",node=\"000000000000000a\"} 1"));
+    assert_eq!(
+        redis
+            .cli(&["EXISTS", "sockjs:{conformance-test}:node:000000000000000b"])
+            .unwrap()
+            .trim(),
+        "1"
+    );
+    assert_eq!(a.describe()["node"], "000000000000000a");
+    assert_eq!(b.describe()["up"], true);
+
+    // Sessions and presence as /cluster shows them.
+    let mut kim_b = b.session("?user=kim").await;
+    let _lee_a = a.session("?user=lee").await;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let d = a.describe();
+        if d["presence"] == serde_json::json!({"kim": 1, "lee": 1}) {
+            assert_eq!(d["local"], serde_json::json!({"lee": 1}));
+            assert_eq!(d["sessions"], 1);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{d}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // --login-policy replace: kim's second login, on the other node, replaces the first.
+    let mut kim_a = a.session("?user=kim").await;
+    assert_eq!(
+        close_frame(&mut kim_b).await,
+        "c[4009,\"Replaced by a newer session\"]"
+    );
+
+    // A kick issued on node b closes kim's session on node a, with the code asked for.
+    let (status, body) = b.http(
+        "POST",
+        "/cluster/kick?user=kim&code=4001&reason=Kicked%20by%20admin",
+    );
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer, serde_json::json!({"local": 0, "published": true}));
+    assert_eq!(close_frame(&mut kim_a).await, "c[4001,\"Kicked by admin\"]");
+    for (path, why) in [
+        ("/cluster/kick", "user= is required"),
+        ("/cluster/kick?user=kim&code=1000", "code"),
+    ] {
+        let (status, body) = b.http("POST", path);
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.contains(why), "{path}: {body}");
+    }
+    // Another method is not the route.
+    assert_eq!(b.http("GET", "/cluster/kick?user=kim").0, 404);
+
+    // A second live process with node id 0a is refused: it exits with code 1, saying why,
+    // and node a is untouched.
+    let mut twin = spawn(&redis, &["--node-id", "0a"]);
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = twin.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = twin.kill();
+            panic!("the twin did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut log = String::new();
+    twin.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("node id 000000000000000a is in use"), "{log}");
+    assert!(a
+        .metrics()
+        .contains("sockjs_redis_up{hub=\"/broadcast\",node=\"000000000000000a\"} 1"));
+    assert!(a
+        .metrics()
+        .contains("sockjs_redis_node_id_conflict{hub=\"/broadcast\",node=\"000000000000000a\"} 0"));
+}
+
+#[test]
+fn cluster_flags_without_redis_and_bad_values_are_usage_errors() {
+    for args in [
+        &["--node-id", "0a"][..],
+        &["--login-policy", "replace"],
+        &["--redis", "redis://127.0.0.1:1", "--node-id", "xyz"],
+        &[
+            "--redis",
+            "redis://127.0.0.1:1",
+            "--login-policy",
+            "sometimes",
+        ],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sockjs-conformance-server"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_broadcast_reaches_broadcast_sessions_only_not_stomp_ones() {
+    // In cluster mode /broadcast and /stomp share one hub (so that STOMP destinations span
+    // the nodes too). A /broadcast message is for /broadcast sessions: a STOMP client must
+    // never get it as if it were a frame.
+    let redis = redis();
+    let node = NodeProcess::start(&redis);
+    let url = format!("http://{}/stomp", node.addr);
+    let mut stomp = common::stomp::Client::login(&url, "reader").await;
+    let mut sender = node.session("").await;
+    ws_send(&mut sender, r#"["not a STOMP frame"]"#).await;
+    // The sender gets its own message back: the broadcast has been queued everywhere.
+    assert_eq!(messages(&mut sender, 1).await, ["not a STOMP frame"]);
+    stomp.expect_nothing_before_a_receipt().await;
 }

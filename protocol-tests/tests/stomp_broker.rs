@@ -343,7 +343,11 @@ async fn the_publish_api_checks_destinations() {
     // When the session ends, its subscriptions and destinations are released.
     let stats = broker.stats();
     assert_eq!((stats.sessions, stats.connected), (1, 1), "{stats:?}");
-    assert_eq!((stats.destinations, stats.subscriptions), (2, 2), "{stats:?}");
+    assert_eq!(
+        (stats.destinations, stats.subscriptions),
+        (2, 2),
+        "{stats:?}"
+    );
     common::ws_close(c.ws).await;
     wait_stats(&broker, "everything released", |s| {
         (s.sessions, s.connected, s.destinations, s.subscriptions) == (0, 0, 0, 0)
@@ -559,4 +563,39 @@ async fn an_anonymous_session_gets_its_own_replies_and_malformed_input_never_han
         c.expect_end().await,
         WsEnd::Close(Some((1000, _)))
     ));
+}
+
+#[tokio::test]
+async fn a_broadcast_on_a_shared_hub_never_reaches_stomp_clients() {
+    // The broker shares its hub with plain SockJS endpoints that broadcast (the conformance
+    // server's /broadcast in cluster mode): their raw text is not a STOMP frame, so the
+    // broker's sessions must not get it.
+    let hub = sockjs_hyper::hub::Hub::new();
+    let broker = as_login().hub(hub.clone()).build().unwrap();
+    let addr = spawn_endpoints(vec![broker.endpoint().clone()]);
+    let mut c = Client::login(&format!("http://{addr}/ws"), "alice").await;
+    assert_eq!(hub.broadcast("not a STOMP frame").unwrap().sent, 0);
+    c.expect_nothing_before_a_receipt().await;
+}
+
+#[tokio::test]
+async fn an_authenticator_that_never_answers_still_ends_at_the_connect_timeout() {
+    // The connect timeout covers the authenticator's answer: a hung authentication service
+    // must not hold the session (and its SockJS slot) open for as long as the client stays.
+    let mut config = Config::default();
+    config.connect_timeout = Duration::from_millis(200);
+    let (_broker, url) = serve(
+        StompBroker::builder("/ws")
+            .config(config)
+            .authenticator(|_info| std::future::pending()),
+    );
+    let mut c = Client::open(&url).await;
+    c.send("CONNECT", &[("accept-version", "1.2")], "").await;
+    let error = tokio::time::timeout(PATIENCE, c.expect_error())
+        .await
+        .expect("ERROR and close at the connect timeout, not when the client leaves");
+    assert_eq!(
+        error.header("message"),
+        Some("no CONNECT completed within 200 ms")
+    );
 }

@@ -40,8 +40,9 @@ pub const MAX_NAME_LEN: usize = 1024;
 
 /// The identity of one node (one process running a hub) in a cluster.
 ///
-/// A hub draws a random one when it starts, so a restarted process is a new node and its
-/// sequence numbers start afresh. Written as 16 lowercase hexadecimal digits.
+/// A hub draws a random one when it starts, unless the operator gives it one (1 to 16
+/// hexadecimal digits, parsed with `str::parse`: `"0a"` is node `000000000000000a`), to keep a
+/// process slot recognisable across restarts. Written as 16 lowercase hexadecimal digits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(u64);
 

@@ -94,7 +94,7 @@ pub struct BroadcastReport {
 }
 
 impl Endpoint {
-    /// The endpoint, registered with its hub.
+    /// The endpoint, registered with its hub for [`Hub::broadcast`] when `hub_broadcasts`.
     pub(crate) fn new(
         prefix: String,
         config: Config,
@@ -102,6 +102,7 @@ impl Endpoint {
         hub: Hub,
         policy: LoginPolicy,
         iframe: (Bytes, HeaderValue),
+        hub_broadcasts: bool,
     ) -> Arc<Endpoint> {
         let tag = hub.inner.endpoint_tag(&prefix, policy);
         let endpoint = Arc::new(Endpoint {
@@ -121,7 +122,9 @@ impl Endpoint {
             tag,
             iframe,
         });
-        endpoint.hub.inner.register(&endpoint);
+        if hub_broadcasts {
+            endpoint.hub.inner.register(&endpoint);
+        }
         endpoint
     }
 

@@ -23,6 +23,15 @@ const ONE_YEAR_SECS: u64 = 31_536_000;
 const CACHE_ONE_YEAR: HeaderValue = HeaderValue::from_static("public, max-age=31536000");
 const MAX_AGE_ONE_YEAR: HeaderValue = HeaderValue::from_static("31536000");
 
+/// `X-Accel-Buffering: no`: nginx passes this response on as it comes instead of buffering it
+/// (a streaming transport's frames must not wait in a proxy's buffer).
+pub(crate) fn no_proxy_buffering(headers: &mut HeaderMap) {
+    headers.insert(
+        header::HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
+    );
+}
+
 /// Responses to private, dynamic requests must never be cached (iOS 6 even caches POSTs).
 pub(crate) fn no_cache(headers: &mut HeaderMap) {
     headers.insert(header::CACHE_CONTROL, NO_CACHE);

@@ -93,6 +93,7 @@ impl SockJs {
             config: Config::default(),
             hub: None,
             policy: LoginPolicy::default(),
+            hub_broadcasts: true,
         }
     }
 
@@ -301,6 +302,7 @@ pub struct SockJsBuilder {
     config: Config,
     hub: Option<Hub>,
     policy: LoginPolicy,
+    hub_broadcasts: bool,
 }
 
 impl SockJsBuilder {
@@ -324,6 +326,16 @@ impl SockJsBuilder {
         self
     }
 
+    /// Whether [`Hub::broadcast`] reaches this endpoint's sessions (default `true`). Turn it
+    /// off for an endpoint whose sessions speak a protocol of their own over SockJS (a STOMP
+    /// broker's do: a broadcast's raw text is not a frame its clients could parse) when it
+    /// shares its hub with endpoints that broadcast. Rooms, users and channels are not
+    /// affected.
+    pub fn hub_broadcasts(mut self, on: bool) -> Self {
+        self.hub_broadcasts = on;
+        self
+    }
+
     /// The endpoint, running `handler` for every new session.
     pub fn build<H, F>(self, handler: H) -> Result<SockJs, Error>
     where
@@ -335,6 +347,7 @@ impl SockJsBuilder {
             config,
             hub,
             policy,
+            hub_broadcasts,
         } = self;
         config.validate().map_err(Error::Config)?;
         let prefix = prefix.trim_end_matches('/');
@@ -352,6 +365,7 @@ impl SockJsBuilder {
             hub.unwrap_or_default(),
             policy,
             (Bytes::from(iframe), iframe_etag),
+            hub_broadcasts,
         );
         Ok(SockJs::from_endpoint(endpoint))
     }

@@ -67,6 +67,14 @@ impl EndpointCounters {
         self.bytes_out.fetch_add(c.bytes_out, Ordering::Relaxed);
     }
 
+    /// `n` client messages were received but never reached the application (its session
+    /// closed first).
+    pub(crate) fn lost(&self, n: usize) {
+        if n > 0 {
+            self.messages_lost.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+
     /// A send request failed: count the failures operators need to see.
     pub(crate) fn send_failed(&self, failure: &SendFailure) {
         let (counter, n) = match failure {
@@ -131,8 +139,10 @@ pub struct Stats {
     /// session had `max_sends_in_flight` sends in progress, or the session's or endpoint's
     /// send byte budget was full.
     pub sends_refused: u64,
-    /// Messages of `xhr_send`/`jsonp_send` requests that the application never received
-    /// because the session closed first (each such request was answered 410, never 204).
+    /// Client messages that the application never received because the session closed
+    /// first: those of `xhr_send`/`jsonp_send` requests (each such request was answered 410,
+    /// never 204), and those a websocket session had read but not yet handed to the
+    /// application's inbound queue (full, see `max_inbound_queue`) when it closed.
     pub messages_lost: u64,
 }
 

@@ -23,8 +23,17 @@ struct Node {
 }
 
 fn node(bus: &MemoryBus, policy: LoginPolicy) -> Node {
+    node_as(bus, policy, None)
+}
+
+/// A node on `bus` with its own id when `id` is given.
+fn node_as(bus: &MemoryBus, policy: LoginPolicy, id: Option<NodeId>) -> Node {
     let backend = Arc::new(bus.backend());
-    let hub = Hub::with_backend(Arc::clone(&backend));
+    let mut builder = Hub::builder().backend(Arc::clone(&backend));
+    if let Some(id) = id {
+        builder = builder.node(id);
+    }
+    let hub = builder.build().unwrap();
     let sockjs = SockJs::builder("/s")
         .hub(hub.clone())
         .login_policy(policy)
@@ -317,8 +326,8 @@ impl Backend for Capture {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn gaps_and_duplicates_are_counted_per_origin_and_duplicates_dropped() {
+/// A hub with the capturing backend, an endpoint, and a client in room `r`.
+async fn capturing_node() -> (Arc<Capture>, Hub, SockJs, Client, Inbox) {
     let capture = Arc::new(Capture::default());
     let hub = Hub::with_backend(Arc::clone(&capture));
     let sockjs = SockJs::builder("/s")
@@ -327,8 +336,14 @@ async fn gaps_and_duplicates_are_counted_per_origin_and_duplicates_dropped() {
         .unwrap();
     let c = Client::open(&sockjs, "c").await;
     c.cmd("join r").await;
-    c.cmd("login alice").await;
     let inbox = capture.inbox.lock().unwrap().clone().unwrap();
+    (capture, hub, sockjs, c, inbox)
+}
+
+#[tokio::test(start_paused = true)]
+async fn gaps_and_duplicates_are_counted_per_origin_and_duplicates_dropped() {
+    let (capture, hub, _sockjs, c, inbox) = capturing_node().await;
+    c.cmd("login alice").await;
     assert_eq!(inbox.node(), hub.node());
     let other = NodeId::from_u64(42);
     let room = |seq: u64, text: &str| Envelope {
@@ -486,4 +501,169 @@ async fn a_full_outbox_fails_the_publication_at_once() {
     }
     bus.settle().await;
     assert!(a.hub.broadcast("three").is_ok());
+}
+
+fn node_with_id(bus: &MemoryBus, id: NodeId) -> Node {
+    node_as(bus, LoginPolicy::Allow, Some(id))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_chosen_node_id_is_the_hubs_its_envelopes_origin_and_its_metrics_label() {
+    let id: NodeId = "0a".parse().unwrap();
+    let capture = Arc::new(Capture::default());
+    let hub = Hub::builder()
+        .node(id)
+        .backend(Arc::clone(&capture))
+        .build()
+        .unwrap();
+    assert_eq!(hub.node(), id);
+    assert_eq!(hub.node().to_string(), "000000000000000a");
+    assert_eq!(capture.inbox.lock().unwrap().as_ref().unwrap().node(), id);
+    hub.broadcast("x").unwrap();
+    assert_eq!(capture.published.lock().unwrap()[0].origin, id);
+    assert!(hub
+        .stats()
+        .to_prometheus("t")
+        .contains("node=\"000000000000000a\""));
+    // without a choice, ids are random (and two hubs differ)
+    assert_ne!(Hub::new().node(), Hub::new().node());
+}
+
+#[tokio::test(start_paused = true)]
+async fn node_restarted_makes_a_new_process_numbering_from_the_start_be_applied() {
+    let (_capture, hub, _sockjs, c, inbox) = capturing_node().await;
+    let x = NodeId::from_u64(0x0b);
+    let room = |seq: u64, text: &str| Envelope {
+        origin: x,
+        seq,
+        op: Operation::Room {
+            room: "r".into(),
+            message: text.into(),
+        },
+    };
+    let first_generation = 1 << 32;
+    for n in 1..=3 {
+        inbox.deliver(room(first_generation | n, &format!("old {n}")));
+    }
+    // the same id, a new process: its numbers start again
+    inbox.deliver(room(first_generation | 1, "dropped: looks like a replay"));
+    inbox.node_restarted(x);
+    inbox.deliver(room(first_generation | 1, "new 1"));
+    inbox.deliver(room(first_generation | 2, "new 2"));
+    assert_eq!(
+        c.receive(5).await,
+        ["old 1", "old 2", "old 3", "new 1", "new 2"]
+    );
+    let s = hub.stats();
+    assert_eq!((s.received, s.gaps, s.duplicates), (5, 0, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hub_built_with_a_dropped_hubs_id_is_that_node_restarted() {
+    let bus = MemoryBus::new();
+    let id: NodeId = "0a".parse().unwrap();
+    let a = node_with_id(&bus, id);
+    let b = node(&bus, LoginPolicy::Allow);
+    let member = Client::open(&b.sockjs, "m").await;
+    member.cmd("join r").await;
+    let sender = Client::open(&a.sockjs, "s").await;
+    sender.cmd("join r").await;
+    for i in 0..5 {
+        sender.cmd(&format!("room r old{i}")).await;
+    }
+    bus.settle().await;
+    assert_eq!(member.receive(5).await.len(), 5);
+    // The process ends (its sessions, then the hub); a new one takes the same id.
+    sender.send("close 4000 bye").await;
+    sender.closed().await;
+    drop(sender);
+    drop(a);
+    // Once its last session has ended the old hub is gone and the id is free (until then a
+    // new hub with the id would be refused as a live twin). The member keeps polling.
+    let mut attempts = 0;
+    let a = loop {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await; // (paused clock)
+        assert_eq!(member.cmd("rooms").await, "[\"r\"]");
+        let a = node_with_id(&bus, id);
+        if a.backend.status() == BackendStatus::Up {
+            break a;
+        }
+        attempts += 1;
+        assert!(attempts < 60, "the old hub never went away");
+    };
+    let sender = Client::open(&a.sockjs, "s2").await;
+    sender.cmd("join r").await;
+    for i in 0..3 {
+        assert_eq!(sender.cmd(&format!("room r new{i}")).await, "Ok(1)");
+    }
+    bus.settle().await;
+    assert_eq!(member.receive(3).await, ["new0", "new1", "new2"]);
+    assert_eq!(b.hub.stats().duplicates, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_live_hub_with_the_same_id_stays_off_the_bus() {
+    let bus = MemoryBus::new();
+    let id: NodeId = "0c".parse().unwrap();
+    let a = node_with_id(&bus, id);
+    let b = node(&bus, LoginPolicy::Allow);
+    let twin = node_with_id(&bus, id);
+    assert_eq!(twin.backend.status(), BackendStatus::Down);
+    twin.backend.set_down(false);
+    assert_eq!(twin.backend.status(), BackendStatus::Down, "for good");
+    assert!(matches!(
+        twin.hub.broadcast("from the twin"),
+        Err(HubError::Cluster {
+            cause: BackendError::Down,
+            ..
+        })
+    ));
+    // the first one is untouched
+    assert_eq!(a.backend.status(), BackendStatus::Up);
+    let member = Client::open(&b.sockjs, "m").await;
+    member.cmd("join r").await;
+    bus.settle().await;
+    a.hub.send_to_room("r", "from a").unwrap();
+    bus.settle().await;
+    assert_eq!(member.receive(1).await, ["from a"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_coming_back_does_not_deadlock_with_logins_ending_on_it() {
+    // `set_down(false)` takes the node's claims back while sessions of that node log out (a
+    // RefuseNewer login releases its claim under the user's lock). The two must not wait for
+    // each other's lock: before the fix this hung within a few hundred rounds.
+    let bus = MemoryBus::new();
+    let a = node(&bus, LoginPolicy::RefuseNewer);
+    let _b = node(&bus, LoginPolicy::RefuseNewer);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let toggler = {
+        let backend = Arc::clone(&a.backend);
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut rounds = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                backend.set_down(true);
+                backend.set_down(false);
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    let mut clients = Vec::new();
+    for i in 0..4 {
+        clients.push(Client::open(&a.sockjs, &format!("c{i}")).await);
+    }
+    let logins = clients.iter().enumerate().map(|(i, c)| async move {
+        for _ in 0..300 {
+            // Accepted, or undecided while the node is off the bus; never refused: nobody
+            // else is this user.
+            let r = c.cmd(&format!("login u{i}")).await;
+            assert!(r == "Ok(())" || r == "Err(Backend(Down))", "{r}");
+            assert_eq!(c.cmd("logout").await, "ok");
+        }
+    });
+    futures::future::join_all(logins).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(toggler.join().unwrap() > 0);
 }

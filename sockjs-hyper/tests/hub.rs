@@ -11,45 +11,15 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
 use sockjs_hyper::hub::{Hub, LoginPolicy};
 use sockjs_hyper::{Config, SockJs};
-use support::{commands, parse, Frame};
+use support::{commands, parse, serve, Frame};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Every wait for something to happen over the network is bounded by this.
 const LIMIT: Duration = Duration::from_secs(10);
-
-async fn serve(endpoints: Vec<SockJs>) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, peer)) = listener.accept().await else {
-                continue;
-            };
-            let endpoints = endpoints.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: http::Request<_>| {
-                    let endpoint = endpoints
-                        .iter()
-                        .find(|e| e.matches(req.uri().path()))
-                        .unwrap_or(&endpoints[0])
-                        .with_peer_addr(peer);
-                    async move { Ok::<_, std::convert::Infallible>(endpoint.handle(req).await) }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades()
-                    .await;
-            });
-        }
-    });
-    addr
-}
 
 /// Wait (bounded) until `check` holds.
 async fn until(what: &str, mut check: impl FnMut() -> bool) {

@@ -222,6 +222,33 @@ async fn the_policy_applies_per_endpoint_of_a_shared_hub() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_endpoint_can_keep_out_of_hub_broadcasts_and_keep_everything_else() {
+    // An endpoint whose sessions speak their own protocol (a STOMP broker's) shares the hub
+    // for rooms, users and channels but must not get another endpoint's raw broadcasts.
+    let hub = Hub::new();
+    let chat = endpoint("/chat", &hub, LoginPolicy::Allow);
+    let stomp = SockJs::builder("/stomp")
+        .hub(hub.clone())
+        .hub_broadcasts(false)
+        .build(commands)
+        .unwrap();
+    let c = Client::open(&chat, "c").await;
+    let s = Client::open(&stomp, "s").await;
+    assert_eq!(s.cmd("join r").await, "Ok(true)");
+    assert_eq!(
+        hub.broadcast("to all").unwrap().sent,
+        1,
+        "the chat session only"
+    );
+    assert_eq!(c.receive(1).await, ["to all"]);
+    // still in the hub's rooms and user index
+    assert_eq!(c.cmd("room r for the room").await, "Ok(1)");
+    assert_eq!(s.cmd("login alice").await, "Ok(())");
+    assert_eq!(c.cmd("to alice for alice").await, "Ok(1)");
+    assert_eq!(s.receive(2).await, ["for the room", "for alice"]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_handler_reaches_its_endpoint_and_hub_from_the_connection() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let s = SockJs::new("/s", Config::default(), move |conn: Connection| {

@@ -69,6 +69,8 @@ pub(crate) enum LinkState {
     Down,
     /// Shut down.
     Stopped,
+    /// Refused for good: another live process holds this node's id.
+    Refused,
 }
 
 /// One envelope on its way to Redis.
@@ -125,9 +127,14 @@ pub(crate) struct Shared {
     pub(crate) client: redis::Client,
     runtime: tokio::runtime::Handle,
     pub(crate) node: OnceLock<NodeId>,
+    /// This process's instance: random, what its liveness key holds, so that processes using
+    /// one node id one after the other (restarts) are told apart.
+    pub(crate) instance: u64,
     pub(crate) state: watch::Sender<LinkState>,
     /// Whether publications and claims are accepted (a connection exists).
     pub(crate) accepting: AtomicBool,
+    /// Another live process holds this node's id: refused for good.
+    pub(crate) refused: AtomicBool,
     outbox: mpsc::Sender<Outgoing>,
     claims: mpsc::Sender<ClaimRequest>,
     pub(crate) pending: Mutex<Pending>,
@@ -204,12 +211,14 @@ impl RedisBackend {
             client,
             runtime,
             node: OnceLock::new(),
+            instance: rand::random(),
             state: watch::Sender::new(if connected {
                 LinkState::Starting
             } else {
                 LinkState::Down
             }),
             accepting: AtomicBool::new(connected),
+            refused: AtomicBool::new(false),
             outbox: outbox_tx,
             claims: claims_tx,
             pending: Mutex::default(),
@@ -258,11 +267,65 @@ impl RedisBackend {
     pub async fn wait_until_up(&self, timeout: Duration) -> bool {
         let mut rx = self.shared().state.subscribe();
         let up = async {
-            rx.wait_for(|s| matches!(s, LinkState::Up | LinkState::Stopped))
+            rx.wait_for(|s| matches!(s, LinkState::Up | LinkState::Stopped | LinkState::Refused))
                 .await
                 .is_ok_and(|s| *s == LinkState::Up)
         };
         tokio::time::timeout(timeout, up).await.unwrap_or(false)
+    }
+
+    /// Wait until the node has joined the cluster (see [`is_up`](RedisBackend::is_up)), at
+    /// most `timeout`, and say why not: [`RedisError::NodeIdInUse`] when another live process
+    /// holds this node's id (the node never joins; stop the process, or give it another id),
+    /// [`RedisError::Timeout`] when it is not up in time (Redis unreachable or slow; the
+    /// backend keeps trying).
+    ///
+    /// When the id's liveness key is held by another process instance, the node cannot tell
+    /// at once a live holder from one that died without leaving (SIGKILL, then a restart with
+    /// the same id): it waits until that key would have expired (at most
+    /// [`RedisConfig::liveness_ttl`]) and looks again; a live holder has refreshed it by then.
+    /// So a restart right after a crash takes up to one liveness TTL: give `timeout` more than
+    /// that.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use sockjs_hyper::hub::Hub;
+    /// use sockjs_redis::{RedisBackend, RedisConfig};
+    ///
+    /// let config = RedisConfig::new("redis://127.0.0.1:6379");
+    /// let wait = config.liveness_ttl + Duration::from_secs(5);
+    /// let redis = RedisBackend::connect(config).await?;
+    /// let hub = Hub::builder().node("0a".parse()?).backend(redis.clone()).build()?;
+    /// redis.joined(wait).await?; // NodeIdInUse if node 0a is running elsewhere
+    /// # drop(hub);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn joined(&self, timeout: Duration) -> Result<(), RedisError> {
+        let s = self.shared();
+        let up = self.wait_until_up(timeout).await;
+        if s.refused.load(Ordering::Acquire) {
+            return Err(RedisError::NodeIdInUse {
+                node: s.node.get().copied().unwrap_or(NodeId::from_u64(0)),
+                cluster: s.config.cluster.clone(),
+            });
+        }
+        if up {
+            Ok(())
+        } else {
+            Err(RedisError::Timeout {
+                url: s.url.clone(),
+                after: timeout,
+            })
+        }
+    }
+
+    /// Whether this node was refused because another live process holds its node id (see
+    /// [`joined`](RedisBackend::joined)). A refused node stays out of the cluster: local
+    /// delivery works, cross-node operations fail with `Down`.
+    pub fn node_id_conflict(&self) -> bool {
+        self.shared().refused.load(Ordering::Acquire)
     }
 
     /// A snapshot of the backend's counters.
@@ -275,6 +338,7 @@ impl RedisBackend {
             (s.config.outbox_capacity, s.config.outbox_max_bytes),
         );
         stats.outbox_len = s.outbox_len();
+        stats.node_id_conflict = s.refused.load(Ordering::Acquire);
         stats
     }
 
@@ -293,7 +357,9 @@ impl RedisBackend {
                 tracing::warn!("the Redis backend did not stop in time");
             }
         }
-        s.set_state(LinkState::Stopped);
+        if !s.refused.load(Ordering::Acquire) {
+            s.set_state(LinkState::Stopped);
+        }
     }
 }
 

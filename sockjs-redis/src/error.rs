@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use sockjs_hyper::hub::NodeId;
+
 use crate::config::ConfigError;
 
 /// Why [`RedisBackend::connect`](crate::RedisBackend::connect) failed. (Once running, the
@@ -32,6 +34,16 @@ pub enum RedisError {
     },
     /// `connect` was called outside a tokio runtime.
     NoRuntime,
+    /// Another live process of the cluster holds this node's id (its liveness key exists and
+    /// is refreshed): this node was refused and never joins. Give every process its own id
+    /// ([`HubBuilder::node`](sockjs_hyper::hub::HubBuilder::node)). Reported by
+    /// [`RedisBackend::joined`](crate::RedisBackend::joined).
+    NodeIdInUse {
+        /// The node id.
+        node: NodeId,
+        /// The cluster's name.
+        cluster: String,
+    },
 }
 
 impl RedisError {
@@ -56,6 +68,10 @@ impl fmt::Display for RedisError {
                 write!(f, "Redis at {url} did not answer within {after:?}")
             }
             RedisError::NoRuntime => f.write_str("RedisBackend::connect needs a tokio runtime"),
+            RedisError::NodeIdInUse { node, cluster } => write!(
+                f,
+                "node id {node} is in use by another live process of cluster {cluster:?}: give every process its own node id"
+            ),
         }
     }
 }

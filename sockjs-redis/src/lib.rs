@@ -123,7 +123,7 @@
 //! | `sockjs:{cluster}:channel:<channel>` | channel | envelopes of a hub channel; likewise |
 //! | `sockjs:{cluster}:membership` | channel | presence changes, hellos, departures (see below) |
 //! | `sockjs:{cluster}:nodes` | set | registered node ids |
-//! | `sockjs:{cluster}:node:<node>` | string, TTL | liveness key (value: the node id), TTL [`liveness_ttl`](RedisConfig::liveness_ttl), refreshed every [`refresh_interval`](RedisConfig::refresh_interval) |
+//! | `sockjs:{cluster}:node:<node>` | string, TTL | liveness key (value: the process instance holding the node id, 16 hex digits, random per process), TTL [`liveness_ttl`](RedisConfig::liveness_ttl), refreshed every [`refresh_interval`](RedisConfig::refresh_interval) |
 //! | `sockjs:{cluster}:presence:<node>` | hash | user → number of the node's logged-in sessions |
 //! | `sockjs:{cluster}:claims:<node>` | set | the claim keys the node holds |
 //! | `sockjs:{cluster}:claim:<len>:<scope>:<user>` | string | RefuseNewer claim on `user` at the endpoint prefix `scope` (`len` = the scope's length in bytes): the holder's node id |
@@ -131,7 +131,39 @@
 //! Envelopes are in the hub's binary wire format
 //! ([`Envelope::encode`](sockjs_hyper::hub::Envelope::encode)). Membership messages are
 //! `u8 version = 1, u8 kind (1 presence, 2 hello, 3 gone), u64 node` followed, for presence,
-//! by `u64 count` and the user name (UTF-8, to the end); integers big-endian.
+//! by `u64 count` and the user name (UTF-8, to the end), for hello by `u64 instance` (the
+//! process instance, as in the liveness key); integers big-endian.
+//!
+//! # Node ids
+//!
+//! A node's id is its hub's: random by default, or chosen by the operator with
+//! [`HubBuilder::node`](sockjs_hyper::hub::HubBuilder::node) (the conformance server's
+//! `--node-id`, the chat example's `NODE_ID`), so that Redis keys, metrics and logs name a
+//! process slot rather than a new random id at every start.
+//!
+//! - **Two live processes never share an id.** Registering takes the id's liveness key with
+//!   one atomic script, only when it is absent or already this process's. When another
+//!   process instance holds it, the node waits until that key would have expired (at most
+//!   [`liveness_ttl`](RedisConfig::liveness_ttl)) and tries once more: the key of a process
+//!   that died without leaving has expired by then, while a live process has refreshed its
+//!   own, and this node is then **refused**: it stays out of the cluster for good (local
+//!   delivery works, cross-node operations fail with `Down`), logs an error, sets
+//!   `sockjs_redis_node_id_conflict 1`, and [`RedisBackend::joined`] returns
+//!   [`RedisError::NodeIdInUse`] (the conformance server and the chat example exit). A node
+//!   whose key is taken over while it runs (it stalled longer than the TTL and a new process
+//!   took the id) is refused the same way at its next refresh, and never deletes the new
+//!   holder's keys.
+//! - **A restart may reuse the id.** A new process numbers its envelopes from the start
+//!   again. Its hello (and its liveness key) carry its process instance; a node that knew the
+//!   id under another instance calls
+//!   [`Inbox::node_restarted`](sockjs_hyper::hub::Inbox::node_restarted) before handling
+//!   anything the new process sent, so nothing it sends is dropped as a duplicate
+//!   (`sockjs_redis_nodes_restarted_total` counts these). The new process takes over the
+//!   old one's leftovers: it rewrites the presence hash and releases the old claims when it
+//!   registers, so the old process's users leave presence at once.
+//! - A process restarted after a **clean** stop (SIGTERM: [`RedisBackend::shutdown`]) takes its
+//!   id at once; after a **crash** (SIGKILL), once the old liveness key expires (up to
+//!   [`liveness_ttl`](RedisConfig::liveness_ttl), 15 s by default).
 //!
 //! # Metrics
 //!

@@ -7,15 +7,56 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// Refresh this node's liveness key, only if it still exists (else the node was given up for
-/// dead, or Redis restarted: it must register again, with its whole presence).
+/// Take this node's liveness key for this process, unless another process instance holds it.
 ///
-/// KEYS: node key, nodes set. ARGV: node id, TTL in ms. Returns 1 if refreshed, 0 if missing.
+/// KEYS: node key, nodes set. ARGV: this process's instance, TTL in ms, node id.
+/// Returns `{1, "", 0}` when the key is this process's now, `{0, holder, pttl}` when another
+/// instance holds it (`pttl` in ms, -1 without a TTL).
+pub(crate) static REGISTER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then
+  return {0, holder, redis.call('PTTL', KEYS[1])}
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+return {1, '', 0}
+",
+    )
+});
+
+/// Refresh this node's liveness key, only if it is still this process's (else the node was
+/// given up for dead, or Redis restarted: it must register again, with its whole presence; or
+/// another process took the node id meanwhile).
+///
+/// KEYS: node key, nodes set. ARGV: this process's instance, TTL in ms, node id.
+/// Returns 1 if refreshed, 0 if missing, -1 if another process instance holds it.
 pub(crate) static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'XX') then
-  redis.call('SADD', KEYS[2], ARGV[1])
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+  return 0
+end
+if holder ~= ARGV[1] then
+  return -1
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+return 1
+",
+    )
+});
+
+/// Delete this node's liveness key when leaving, only if it is this process's.
+///
+/// KEYS: node key. ARGV: this process's instance. Returns 1 if deleted.
+pub(crate) static LEAVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
   return 1
 end
 return 0

@@ -17,6 +17,7 @@ pub(crate) struct Counters {
     pub(crate) reconnects: AtomicU64,
     pub(crate) connect_failures: AtomicU64,
     pub(crate) nodes_gone: AtomicU64,
+    pub(crate) nodes_restarted: AtomicU64,
     pub(crate) claims_granted: AtomicU64,
     pub(crate) claims_refused: AtomicU64,
     pub(crate) claims_lost: AtomicU64,
@@ -61,6 +62,12 @@ pub struct RedisStats {
     /// Other nodes dropped from this node's presence view (they left, or their liveness key
     /// expired).
     pub nodes_gone: u64,
+    /// Other nodes seen coming back as a new process with the same node id (a restart):
+    /// their earlier sequence numbers were forgotten.
+    pub nodes_restarted: u64,
+    /// Gauge: this node's id is held by another live process, so this node was refused
+    /// (it never joins the cluster; see [`RedisError::NodeIdInUse`](crate::RedisError)).
+    pub node_id_conflict: bool,
     /// RefuseNewer claims granted to this node.
     pub claims_granted: u64,
     /// RefuseNewer claims refused (another live node holds the user).
@@ -100,6 +107,8 @@ impl RedisStats {
             reconnects: load(&c.reconnects),
             connect_failures: load(&c.connect_failures),
             nodes_gone: load(&c.nodes_gone),
+            nodes_restarted: load(&c.nodes_restarted),
+            node_id_conflict: false,
             claims_granted: load(&c.claims_granted),
             claims_refused: load(&c.claims_refused),
             claims_lost: load(&c.claims_lost),
@@ -152,6 +161,11 @@ impl RedisStats {
                 "sockjs_redis_peers",
                 "Other live nodes this node knows.",
                 self.peers as u64,
+            ),
+            (
+                "sockjs_redis_node_id_conflict",
+                "1 when another live process holds this node's id (this node was refused).",
+                u64::from(self.node_id_conflict),
             ),
         ];
         for (name, help, v) in gauges {
@@ -207,6 +221,11 @@ impl RedisStats {
                 self.nodes_gone,
             ),
             (
+                "sockjs_redis_nodes_restarted_total",
+                "Other nodes seen restarting with the same node id.",
+                self.nodes_restarted,
+            ),
+            (
                 "sockjs_redis_claims_granted_total",
                 "Duplicate-login claims granted.",
                 self.claims_granted,
@@ -253,6 +272,6 @@ mod tests {
         let samples = text.lines().filter(|l| !l.starts_with('#')).count();
         let types = text.lines().filter(|l| l.starts_with("# TYPE")).count();
         assert_eq!(samples, types);
-        assert_eq!(samples, 18);
+        assert_eq!(samples, 20);
     }
 }

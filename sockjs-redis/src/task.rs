@@ -34,7 +34,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::backend::{lock, ClaimKey, ClaimRequest, LinkState, Outgoing, Shared, TaskParts};
 use crate::config::RedisConfig;
-use crate::scripts::{CLAIM, HEARTBEAT, REAP, RELEASE};
+use crate::scripts::{CLAIM, HEARTBEAT, LEAVE, REAP, REGISTER, RELEASE};
 use crate::stats::add;
 use crate::wire::Membership;
 
@@ -97,6 +97,8 @@ enum LinkError {
     Closed,
     /// The hub was dropped: nothing is left to serve.
     HubGone,
+    /// Another live process holds this node's id: refused for good.
+    NodeIdInUse,
 }
 
 impl fmt::Display for LinkError {
@@ -106,6 +108,7 @@ impl fmt::Display for LinkError {
             LinkError::Timeout => f.write_str("Redis did not answer in time"),
             LinkError::Closed => f.write_str("the subscription connection closed"),
             LinkError::HubGone => f.write_str("the hub is gone"),
+            LinkError::NodeIdInUse => f.write_str("another live process holds this node's id"),
         }
     }
 }
@@ -133,15 +136,21 @@ struct Ctx {
     inbox: Inbox,
     me: NodeId,
     me_str: String,
+    /// This process's instance, as its liveness key holds it.
+    instance: String,
 }
 
-/// The other nodes this node has in its presence view.
+/// The other nodes this node has in its presence view, with their process instance when
+/// known (from their liveness key or their hello).
 #[derive(Default)]
-struct Peers(HashSet<NodeId>);
+struct Peers(HashMap<NodeId, Option<u64>>);
 
 impl Peers {
     fn insert(&mut self, ctx: &Ctx, node: NodeId) -> bool {
-        let new = self.0.insert(node);
+        let new = !self.0.contains_key(&node);
+        if new {
+            self.0.insert(node, None);
+        }
         ctx.shared
             .counters
             .peers
@@ -149,9 +158,32 @@ impl Peers {
         new
     }
 
+    fn contains(&self, node: NodeId) -> bool {
+        self.0.contains_key(&node)
+    }
+
+    /// `node` runs as process `instance`. When it ran as another one before, the node id was
+    /// reused by a new process (a restart): the hub forgets the old process's sequence
+    /// numbers, so the new one's, counted from the start again, are not taken for duplicates.
+    /// Returns whether it was a restart.
+    fn instance(&mut self, ctx: &Ctx, node: NodeId, instance: u64) -> bool {
+        let before = self.0.insert(node, Some(instance));
+        ctx.shared
+            .counters
+            .peers
+            .store(self.0.len(), Ordering::Relaxed);
+        let restarted = matches!(before, Some(Some(old)) if old != instance);
+        if restarted {
+            tracing::info!(node = %node, "node restarted (a new process with the same node id)");
+            ctx.inbox.node_restarted(node);
+            add(&ctx.shared.counters.nodes_restarted, 1);
+        }
+        restarted
+    }
+
     /// Drop `node` from the view (its users leave presence on this node).
     fn gone(&mut self, ctx: &Ctx, node: NodeId) {
-        if self.0.remove(&node) {
+        if self.0.remove(&node).is_some() {
             tracing::info!(node = %node, "node left the cluster; its users leave presence");
             ctx.inbox.node_gone(node);
             add(&ctx.shared.counters.nodes_gone, 1);
@@ -172,6 +204,7 @@ pub(crate) async fn run(
 ) {
     let me = inbox.node();
     let ctx = Ctx {
+        instance: format!("{:016x}", shared.instance),
         shared,
         inbox,
         me,
@@ -212,6 +245,17 @@ pub(crate) async fn run(
                         leave(&ctx, &mut cmd, &mut outbox, up).await;
                         break;
                     }
+                    Some(LinkError::NodeIdInUse) => {
+                        // Not ours to clean up: the keys belong to the live holder of the id.
+                        ctx.shared.refused.store(true, Ordering::Release);
+                        ctx.shared.accepting.store(false, Ordering::Release);
+                        ctx.shared.set_state(LinkState::Refused);
+                        fail_queued(&ctx, &mut outbox, &mut claims);
+                        for node in peers.0.keys().copied().collect::<Vec<_>>() {
+                            peers.gone(&ctx, node);
+                        }
+                        return;
+                    }
                     Some(error) => error,
                 };
                 ctx.shared.accepting.store(false, Ordering::Release);
@@ -238,7 +282,7 @@ pub(crate) async fn run(
         // Away for longer than a liveness TTL: the other nodes have dropped this one; drop
         // them too (their presence is rebuilt from Redis when it is back).
         if lost_at.is_some_and(|t| t.elapsed() >= ctx.shared.config.liveness_ttl) {
-            for node in peers.0.clone() {
+            for node in peers.0.keys().copied().collect::<Vec<_>>() {
                 peers.gone(&ctx, node);
             }
         }
@@ -371,20 +415,13 @@ async fn subscribe_all(ctx: &Ctx, sink: &mut PubSubSink) -> Result<HashSet<Topic
 /// the presence hash.
 async fn register(ctx: &Ctx, cmd: &mut MultiplexedConnection) -> Result<(), LinkError> {
     let keys = &ctx.shared.keys;
-    let config = &ctx.shared.config;
+    take_node_key(ctx, cmd).await?;
     // What the hub has now supersedes the changes not yet written.
     lock(&ctx.shared.pending).presence.clear();
     let local = ctx.inbox.local_presence();
     let presence_key = keys.presence(ctx.me);
     let mut tx = redis::pipe();
     tx.atomic();
-    tx.cmd("SET")
-        .arg(keys.node(ctx.me))
-        .arg(&ctx.me_str)
-        .arg("PX")
-        .arg(ttl_ms(config))
-        .ignore();
-    tx.cmd("SADD").arg(keys.nodes()).arg(&ctx.me_str).ignore();
     tx.cmd("DEL").arg(&presence_key).ignore();
     for chunk in local.chunks(CHUNK) {
         let mut hset = redis::cmd("HSET");
@@ -432,7 +469,11 @@ async fn register(ctx: &Ctx, cmd: &mut MultiplexedConnection) -> Result<(), Link
             tracing::warn!(scope = %claim.0, user = %claim.1, "a RefuseNewer claim of this node was taken by another node while Redis was away: the user may have two sessions");
         }
     }
-    let hello = Membership::Hello { node: ctx.me }.encode();
+    let hello = Membership::Hello {
+        node: ctx.me,
+        instance: ctx.shared.instance,
+    }
+    .encode();
     timed(
         ctx,
         redis::cmd("PUBLISH")
@@ -442,6 +483,43 @@ async fn register(ctx: &Ctx, cmd: &mut MultiplexedConnection) -> Result<(), Link
     )
     .await?;
     Ok(())
+}
+
+/// Take this node's liveness key for this process (`scripts::REGISTER`). When another process
+/// instance holds it, this node cannot tell at once a live holder from a process that died
+/// without leaving (SIGKILL, then a restart reusing the id): it waits until that key would
+/// have expired (at most this node's liveness TTL) and tries once more. A dead holder's key
+/// has expired by then and this process takes the id; a live holder has refreshed it, and this
+/// node is refused ([`LinkError::NodeIdInUse`]): two live processes must never share an id.
+async fn take_node_key(ctx: &Ctx, cmd: &mut MultiplexedConnection) -> Result<(), LinkError> {
+    let keys = &ctx.shared.keys;
+    let config = &ctx.shared.config;
+    let mut waited = false;
+    loop {
+        let mut invocation = REGISTER.key(keys.node(ctx.me));
+        invocation
+            .key(keys.nodes())
+            .arg(&ctx.instance)
+            .arg(ttl_ms(config))
+            .arg(&ctx.me_str);
+        let (granted, holder, pttl): (i64, String, i64) =
+            timed(ctx, invocation.invoke_async(cmd)).await?;
+        if granted == 1 {
+            if waited {
+                tracing::info!(node = %ctx.me, "the previous process's liveness key expired: this process now has the node id");
+            }
+            return Ok(());
+        }
+        if waited || pttl < 0 {
+            tracing::error!(node = %ctx.me, holder = %holder, cluster = %config.cluster, "node id in use by another live process: this node is refused and stays out of the cluster; give every process its own node id");
+            return Err(LinkError::NodeIdInUse);
+        }
+        let wait = Duration::from_millis(u64::try_from(pttl).unwrap_or(0)).min(config.liveness_ttl)
+            + Duration::from_millis(50);
+        tracing::warn!(node = %ctx.me, holder = %holder, wait_ms = wait.as_millis() as u64, "node id held by another process instance: waiting for its liveness key to expire (a process that died without leaving) or to be refreshed (a live one: this node is then refused)");
+        tokio::time::sleep(wait).await;
+        waited = true;
+    }
 }
 
 fn ttl_ms(config: &RedisConfig) -> u64 {
@@ -521,9 +599,14 @@ async fn writer(
                 let mut invocation = HEARTBEAT.key(ctx.shared.keys.node(ctx.me));
                 invocation
                     .key(ctx.shared.keys.nodes())
-                    .arg(&ctx.me_str)
-                    .arg(ttl_ms(config));
+                    .arg(&ctx.instance)
+                    .arg(ttl_ms(config))
+                    .arg(&ctx.me_str);
                 let alive: i64 = timed(ctx, invocation.invoke_async(cmd)).await?;
+                if alive < 0 {
+                    tracing::error!(node = %ctx.me, "another process took this node's id (this one was given up for dead): leaving the cluster; local delivery goes on");
+                    return Err(LinkError::NodeIdInUse);
+                }
                 if alive != 1 {
                     tracing::warn!(node = %ctx.me, "this node's liveness key had expired; registering again");
                     register(ctx, cmd).await?;
@@ -726,9 +809,12 @@ async fn on_membership(
             ctx.inbox
                 .remote_presence(node, &user, usize::try_from(count).unwrap_or(usize::MAX));
         }
-        Membership::Hello { node } if node != ctx.me => {
+        Membership::Hello { node, instance } if node != ctx.me => {
+            // Before anything this process published after its hello is handled.
+            let new = !peers.contains(node);
+            peers.instance(ctx, node, instance);
             fetch_presence(ctx, cmd, node).await?;
-            if peers.insert(ctx, node) {
+            if new {
                 tracing::info!(node = %node, "node joined the cluster");
             }
         }
@@ -784,29 +870,37 @@ async fn scan(
         .collect();
     let mut pipe = redis::pipe();
     for node in &others {
-        pipe.cmd("EXISTS").arg(keys.node(*node));
+        pipe.cmd("GET").arg(keys.node(*node));
     }
-    let alive: Vec<bool> = if others.is_empty() {
+    let holders: Vec<Option<String>> = if others.is_empty() {
         Vec::new()
     } else {
         timed(ctx, pipe.query_async(cmd)).await?
     };
     let mut live = HashSet::new();
-    for (node, alive) in others.into_iter().zip(alive) {
+    for (node, holder) in others.into_iter().zip(holders) {
         // Not reaped: it registered again in between.
-        let alive = alive || !reap(ctx, cmd, node).await?;
+        let alive = holder.is_some() || !reap(ctx, cmd, node).await?;
         if !alive {
             tracing::info!(node = %node, "reaped a node whose liveness key expired");
+            continue;
         }
-        if alive {
-            live.insert(node);
-            if full || !peers.0.contains(&node) {
-                fetch_presence(ctx, cmd, node).await?;
+        live.insert(node);
+        let known = peers.contains(node);
+        let instance = holder.and_then(|h| u64::from_str_radix(&h, 16).ok());
+        let restarted = match instance {
+            Some(i) => peers.instance(ctx, node, i),
+            None => {
                 peers.insert(ctx, node);
+                false
             }
+        };
+        if full || !known || restarted {
+            fetch_presence(ctx, cmd, node).await?;
         }
     }
-    for node in peers.0.clone() {
+    let known: Vec<NodeId> = peers.0.keys().copied().collect();
+    for node in known {
         if !live.contains(&node) {
             peers.gone(ctx, node);
         }
@@ -860,14 +954,13 @@ async fn leave(
         if let Ok(first) = outbox.try_recv() {
             publish_batch(ctx, cmd, outbox, first).await?;
         }
-        let keys = &ctx.shared.keys;
-        timed(
-            ctx,
-            redis::cmd("DEL")
-                .arg(keys.node(ctx.me))
-                .query_async::<()>(cmd),
-        )
-        .await?;
+        let mut invocation = LEAVE.key(ctx.shared.keys.node(ctx.me));
+        invocation.arg(&ctx.instance);
+        let mine: i64 = timed(ctx, invocation.invoke_async(cmd)).await?;
+        if mine != 1 {
+            // Another process has the id now: its keys are not ours to remove.
+            return Ok(());
+        }
         reap(ctx, cmd, ctx.me).await.map(|_| ())
     };
     match result.await {

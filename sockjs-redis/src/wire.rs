@@ -8,7 +8,8 @@
 //! u8  kind: 1 presence | 2 hello | 3 gone
 //! u64 node id (big-endian)
 //! presence: u64 session count, then the user name (UTF-8, 1 to 1024 bytes, to the end)
-//! hello, gone: nothing more
+//! hello:    u64 process instance (what the node's liveness key holds)
+//! gone:     nothing more
 //! ```
 
 use sockjs_hyper::hub::{NodeId, MAX_NAME_LEN};
@@ -27,8 +28,9 @@ pub(crate) enum Membership {
         user: String,
         count: u64,
     },
-    /// `node` (re)registered: its whole presence hash is in Redis, read it.
-    Hello { node: NodeId },
+    /// `node` (re)registered: its whole presence hash is in Redis, read it. `instance` tells
+    /// processes sharing a node id over time apart (a new one: a restart).
+    Hello { node: NodeId, instance: u64 },
     /// `node` left the cluster (it said so, or a survivor reaped it): drop its presence.
     Gone { node: NodeId },
 }
@@ -41,16 +43,20 @@ impl Membership {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let (kind, node) = match self {
             Membership::Presence { node, .. } => (PRESENCE, node),
-            Membership::Hello { node } => (HELLO, node),
+            Membership::Hello { node, .. } => (HELLO, node),
             Membership::Gone { node } => (GONE, node),
         };
         let mut out = Vec::with_capacity(32);
         out.push(VERSION);
         out.push(kind);
         out.extend_from_slice(&node.as_u64().to_be_bytes());
-        if let Membership::Presence { user, count, .. } = self {
-            out.extend_from_slice(&count.to_be_bytes());
-            out.extend_from_slice(user.as_bytes());
+        match self {
+            Membership::Presence { user, count, .. } => {
+                out.extend_from_slice(&count.to_be_bytes());
+                out.extend_from_slice(user.as_bytes());
+            }
+            Membership::Hello { instance, .. } => out.extend_from_slice(&instance.to_be_bytes()),
+            Membership::Gone { .. } => {}
         }
         out
     }
@@ -65,7 +71,10 @@ impl Membership {
         let (id, rest) = rest.split_at(8);
         let node = NodeId::from_u64(u64::from_be_bytes(id.try_into().map_err(|_| Malformed)?));
         match (*kind, rest.len()) {
-            (HELLO, 0) => Ok(Membership::Hello { node }),
+            (HELLO, 8) => Ok(Membership::Hello {
+                node,
+                instance: u64::from_be_bytes(rest.try_into().map_err(|_| Malformed)?),
+            }),
             (GONE, 0) => Ok(Membership::Gone { node }),
             (PRESENCE, 9..) => {
                 let (count, user) = rest.split_at(8);
@@ -102,7 +111,10 @@ mod tests {
                 user: "é:x".into(),
                 count: 0,
             },
-            Membership::Hello { node },
+            Membership::Hello {
+                node,
+                instance: 0xfeed_0000_0000_0001,
+            },
             Membership::Gone { node },
         ]
     }

@@ -48,6 +48,42 @@ function proxyServerBlock({ listenPort, upstreamPort, readTimeoutSecs, accessLog
  * request ends, so a streaming request still open is not in it yet.
  */
 async function startNginx({ name, proxies }) {
+  const ports = [];
+  for (let i = 0; i < proxies.length; i += 1) ports.push(await freePort());
+  const logs = proxies.map((_, i) => `access-${i}.log`);
+  const nginx = await startNginxWith({
+    name,
+    ports,
+    logs,
+    http: (p) =>
+      `    map $http_upgrade $connection_upgrade {
+        default upgrade;
+        ''      close;
+    }
+${proxies
+  .map((proxy, i) =>
+    proxyServerBlock({
+      listenPort: ports[i],
+      upstreamPort: proxy.upstreamPort,
+      readTimeoutSecs: proxy.readTimeoutSecs,
+      accessLog: p(logs[i]),
+    }),
+  )
+  .join('\n')}`,
+  });
+  return { ...nginx, urls: ports.map((port) => `http://127.0.0.1:${port}`) };
+}
+
+/**
+ * Starts nginx with the text `http(p)` inside its `http { }` block (`p(file)`
+ * is a path in nginx's own temporary directory, for logs), and waits until it
+ * accepts connections on every port of `ports` (which the text must listen
+ * on). `logs` are file names under p() to keep next to the test output.
+ * `httpAccessLog` ({ file, format }, format declared by the text) is the
+ * http-level access log (default: off).
+ * Resolves with { dir, accessLog(i), errorLog(), describe(), stop() }.
+ */
+async function startNginxWith({ name, ports, logs = [], http, httpAccessLog }) {
   const bin = nginxPath();
   if (!fs.existsSync(bin)) {
     throw new Error(
@@ -59,36 +95,22 @@ async function startNginx({ name, proxies }) {
   // nginx started as root runs its workers as `nobody`, which must reach the
   // temp directories (a request body larger than the buffer goes to disk).
   fs.chmodSync(dir, 0o755);
-  const ports = [];
-  for (let i = 0; i < proxies.length; i += 1) ports.push(await freePort());
   const p = (f) => path.join(dir, f);
-  const blocks = proxies.map((proxy, i) =>
-    proxyServerBlock({
-      listenPort: ports[i],
-      upstreamPort: proxy.upstreamPort,
-      readTimeoutSecs: proxy.readTimeoutSecs,
-      accessLog: p(`access-${i}.log`),
-    }),
-  );
   const conf = `# written by protocol-tests/e2e/lib/nginx.js
 worker_processes 1;
 daemon off;
 pid ${p('nginx.pid')};
 error_log ${p('error.log')} info;
 events { worker_connections 256; }
-http {
-    access_log off;
+http {${httpAccessLog ? '' : '\n    access_log off;'}
     client_body_temp_path ${p('client_body')};
     proxy_temp_path ${p('proxy')};
     fastcgi_temp_path ${p('fastcgi')};
     uwsgi_temp_path ${p('uwsgi')};
     scgi_temp_path ${p('scgi')};
     client_max_body_size 8m;
-    map $http_upgrade $connection_upgrade {
-        default upgrade;
-        ''      close;
-    }
-${blocks.join('\n')}
+${http(p)}
+${httpAccessLog ? `    access_log ${p(httpAccessLog.file)} ${httpAccessLog.format};` : ''}
 }
 `;
   fs.writeFileSync(p('nginx.conf'), conf);
@@ -108,15 +130,16 @@ ${blocks.join('\n')}
     throw err;
   }
   return {
-    urls: ports.map((port) => `http://127.0.0.1:${port}`),
     dir,
-    accessLog: (i) => readOr(p(`access-${i}.log`)),
+    /** Signals the master process (SIGHUP: reload the configuration, as `nginx -s reload`). */
+    signal: (sig) => proc.signal(sig),
+    accessLog: (i) => readOr(p(logs[i])),
     errorLog: () => readOr(p('error.log')),
     describe: () => `${proc.describe()}\n--- nginx error.log (tail) ---\n${readOr(p('error.log')).split('\n').slice(-15).join('\n')}`,
     async stop() {
       await proc.stop();
       // Keep the logs next to the other test output, then remove the directory.
-      const files = ['error.log', 'nginx.conf', ...proxies.map((_, i) => `access-${i}.log`)];
+      const files = ['error.log', 'nginx.conf', ...logs];
       for (const f of files) {
         const kept = f === 'nginx.conf' ? `${name}-nginx.conf` : `${name}-nginx-${f}`;
         if (fs.existsSync(p(f))) fs.copyFileSync(p(f), path.join(path.dirname(proc.logPath), kept));
@@ -134,4 +157,4 @@ function readOr(file) {
   }
 }
 
-module.exports = { startNginx, nginxPath, proxyServerBlock };
+module.exports = { startNginx, startNginxWith, nginxPath, proxyServerBlock };

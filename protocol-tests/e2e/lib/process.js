@@ -56,7 +56,11 @@ function tryConnect(host, port) {
  * @param {string} [o.stopSignal] default SIGTERM (nginx: SIGQUIT for a graceful stop)
  * @param {number} [o.startupTimeoutMs]
  * @returns {Promise<{pid: number, logPath: string, stop: () => Promise<void>,
- *                    describe: () => string, output: () => string}>}
+ *                    describe: () => string, output: () => string,
+ *                    signal: (sig: string) => void, exited: Promise<object>,
+ *                    exitInfo: () => object|null}>}
+ *   signal() sends a signal (e.g. SIGKILL to simulate a crash); `exited`
+ *   resolves with {code, signal} once the process has ended.
  */
 async function startProcess({ name, command, args, ports, env, stopSignal = 'SIGTERM', startupTimeoutMs }) {
   if (!fs.existsSync(command)) {
@@ -142,7 +146,10 @@ async function startProcess({ name, command, args, ports, env, stopSignal = 'SIG
     }
   }
 
-  return { pid: child.pid, logPath, stop, describe, output: () => output };
+  const signal = (sig) => {
+    if (!exitInfo) child.kill(sig);
+  };
+  return { pid: child.pid, logPath, stop, describe, output: () => output, signal, exited, exitInfo: () => exitInfo };
 }
 
 /**

@@ -199,6 +199,19 @@ impl Client {
         assert_eq!(r.header("receipt-id"), Some(receipt.as_str()));
     }
 
+    /// Asks for a `RECEIPT` (a `SEND` nothing handles) and checks that it is the next frame:
+    /// nothing the server had queued for this session before arrives ahead of it.
+    pub async fn expect_nothing_before_a_receipt(&mut self) {
+        self.send("SEND", &[("destination", "/app/x"), ("receipt", "r")], "")
+            .await;
+        let next = self.next().await.expect("a frame");
+        assert_eq!(
+            (next.command.as_str(), next.header("receipt-id")),
+            ("RECEIPT", Some("r")),
+            "{next:?}"
+        );
+    }
+
     /// Expects the connection to end; returns how.
     pub async fn expect_end(&mut self) -> WsEnd {
         ws_expect_end(&mut self.ws).await

@@ -240,6 +240,21 @@ impl Inbox {
         }
     }
 
+    /// Node id `node` is now used by a new process (a restart reusing the id, see
+    /// [`HubBuilder::node`](super::HubBuilder::node)): the sequence numbers remembered from the
+    /// previous process are forgotten, so the new process's envelopes, numbered from the
+    /// start again, are applied instead of being dropped as duplicates. Call it before
+    /// delivering any envelope of the new process (the Redis backend does when the new
+    /// process's hello, or its liveness key, shows another process instance). Presence is not
+    /// touched: replace it with [`replace_node_presence`](Inbox::replace_node_presence).
+    pub fn node_restarted(&self, node: NodeId) {
+        if let Some(hub) = self.hub.upgrade() {
+            if node != self.node {
+                hub.tracker.forget_node(node);
+            }
+        }
+    }
+
     /// This node's logged-in users and their session counts, to publish again after a
     /// reconnect.
     pub fn local_presence(&self) -> Vec<(Arc<str>, usize)> {

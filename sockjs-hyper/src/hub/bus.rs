@@ -26,6 +26,12 @@ use super::{Backend, BackendError, BackendStatus, Inbox, LoginClaim};
 /// expires), and when it comes back the nodes exchange their presence again and it takes its
 /// claims back where nobody took them meanwhile.
 ///
+/// Node ids ([`HubBuilder::node`](super::HubBuilder::node)) behave as with Redis: a hub built
+/// with the id of a hub that was dropped is that node restarted (the other nodes forget the old
+/// one's sequence numbers, presence and claims); a hub built with the id of a live hub on the
+/// bus stays off the medium (its status is [`BackendStatus::Down`] for good, and an error is
+/// logged).
+///
 /// Hubs must be built inside a tokio runtime (the backend starts a task).
 ///
 /// ```
@@ -175,6 +181,12 @@ impl MemoryBackend {
             return;
         };
         let me = link.inbox.node();
+        let registered = lock(&self.bus.inner.nodes)
+            .get(&me)
+            .is_some_and(|l| Arc::ptr_eq(l, link));
+        if !registered {
+            return; // refused: its id belongs to another live hub
+        }
         if link.up.swap(!down, Ordering::AcqRel) != down {
             return;
         }
@@ -189,9 +201,13 @@ impl MemoryBackend {
             }
         } else {
             // Take back this node's claims, unless another live node took them meanwhile.
+            // The hub's list is read before the bus's lock is taken: the hub calls
+            // `release_login` (which takes that lock) with a user's lock held, and reading
+            // the list takes every user's lock.
             let live: HashSet<NodeId> = peers.iter().map(|(n, _)| *n).collect();
+            let held = link.inbox.claims();
             let mut claims = lock(&self.bus.inner.claims);
-            for key in link.inbox.claims() {
+            for key in held {
                 match claims.get(&key) {
                     Some(holder) if *holder != me && live.contains(holder) => {
                         tracing::warn!(user = %key.1, "a login claim was taken by another node meanwhile");
@@ -254,7 +270,31 @@ impl Backend for MemoryBackend {
             tracing::warn!("a MemoryBackend serves one hub; started twice");
             return;
         }
-        lock(&self.bus.inner.nodes).insert(me, link);
+        {
+            let mut nodes = lock(&self.bus.inner.nodes);
+            match nodes.get(&me) {
+                Some(old) if !old.inbox.is_closed() => {
+                    // Another live hub has this id: this one stays off the medium for good.
+                    tracing::error!(node = %me, "node id already used by a live hub on this bus; this hub stays off the cluster");
+                    link.up.store(false, Ordering::Release);
+                    return;
+                }
+                Some(_) => {
+                    // The id's previous hub is gone: a restart. The other nodes forget its
+                    // sequence numbers and its presence.
+                    for (node, peer) in nodes.iter() {
+                        if *node != me && peer.up.load(Ordering::Acquire) {
+                            peer.inbox.node_restarted(me);
+                            peer.inbox
+                                .replace_node_presence(me, std::iter::empty::<(&str, usize)>());
+                        }
+                    }
+                    lock(&self.bus.inner.claims).retain(|_, holder| *holder != me);
+                }
+                None => {}
+            }
+            nodes.insert(me, link);
+        }
         let bus = self.bus.clone();
         tokio::spawn(async move {
             while let Some(item) = rx.recv().await {

@@ -165,6 +165,7 @@ impl Default for Hub {
 pub struct HubBuilder {
     config: HubConfig,
     backend: Option<Arc<dyn Backend>>,
+    node: Option<NodeId>,
 }
 
 impl fmt::Debug for HubBuilder {
@@ -172,11 +173,35 @@ impl fmt::Debug for HubBuilder {
         f.debug_struct("HubBuilder")
             .field("config", &self.config)
             .field("backend", &self.backend.is_some())
+            .field("node", &self.node)
             .finish()
     }
 }
 
 impl HubBuilder {
+    /// This node's id (default: a random one, drawn by [`build`](HubBuilder::build)).
+    ///
+    /// Choose one to make a process recognisable: the id names the node's keys in the
+    /// cluster's shared store (for Redis, `sockjs:{cluster}:node:<id>`, its presence hash and
+    /// claims), is the `node="..."` label of every hub and backend metric, and a field of their
+    /// log lines, so a fixed id per process slot (`0a`, `0b`, ... written in hexadecimal, see
+    /// [`NodeId`]'s `FromStr`) keeps dashboards and Redis readable across restarts.
+    ///
+    /// Two rules come with it:
+    ///
+    /// - **One live process per id.** Two processes sharing an id would each ignore the other's
+    ///   envelopes (a node drops its own) and overwrite each other's presence. A backend must
+    ///   refuse to join with an id another live process holds (the Redis backend does, see its
+    ///   documentation); give every process its own id.
+    /// - **A restart may reuse the id.** A restarted process numbers its envelopes from the
+    ///   start again; the other nodes must not drop them as duplicates of the previous
+    ///   process's. A backend tells the hubs with [`Inbox::node_restarted`] when a node id
+    ///   comes back as a new process (the Redis and in-memory backends do).
+    pub fn node(mut self, node: NodeId) -> Self {
+        self.node = Some(node);
+        self
+    }
+
     /// The hub's limits (default [`HubConfig::default`]).
     pub fn config(mut self, config: HubConfig) -> Self {
         self.config = config;
@@ -192,7 +217,9 @@ impl HubBuilder {
     /// The hub; a backend's [`start`](Backend::start) runs now.
     pub fn build(self) -> Result<Hub, HubConfigError> {
         self.config.validate()?;
-        let node = NodeId::from_u64(rand::random());
+        let node = self
+            .node
+            .unwrap_or_else(|| NodeId::from_u64(rand::random()));
         let inner = Arc::new(HubInner {
             node,
             rooms: rooms::Rooms::new(),
@@ -235,12 +262,13 @@ impl Hub {
             .unwrap_or_else(|_| unreachable!("the default configuration is valid"))
     }
 
-    /// A builder, to set limits ([`HubConfig`]) and a backend.
+    /// A builder, to set limits ([`HubConfig`]), a backend and the node id.
     pub fn builder() -> HubBuilder {
         HubBuilder::default()
     }
 
-    /// This node's id (random, drawn when the hub was built).
+    /// This node's id: the one given to [`HubBuilder::node`], else random (drawn when the
+    /// hub was built).
     pub fn node(&self) -> NodeId {
         self.inner.node
     }
@@ -305,7 +333,10 @@ impl Hub {
         })
     }
 
-    /// Send `message` to every session of every endpoint sharing this hub, on every node.
+    /// Send `message` to every session of every endpoint sharing this hub, on every node
+    /// (except the endpoints built with
+    /// [`hub_broadcasts(false)`](crate::SockJsBuilder::hub_broadcasts), such as a STOMP
+    /// broker's).
     pub fn broadcast(&self, message: &str) -> Result<Delivery, HubError> {
         if message.len() > self.inner.config.max_message_size {
             return Err(HubError::TooLarge);
@@ -567,6 +598,7 @@ impl HubInner {
                 duplicates: c.duplicates,
             })
             .collect();
+        let totals = self.tracker.totals();
         let c = &self.counters;
         HubStats {
             node: self.node,
@@ -584,9 +616,9 @@ impl HubInner {
             subscriptions,
             published: c.published.load(Ordering::Relaxed),
             publish_failed: c.publish_failed.load(Ordering::Relaxed),
-            received: origins.iter().map(|o| o.received).sum(),
-            gaps: origins.iter().map(|o| o.gaps).sum(),
-            duplicates: origins.iter().map(|o| o.duplicates).sum(),
+            received: totals.received,
+            gaps: totals.gaps,
+            duplicates: totals.duplicates,
             origins,
             claims_failed: c.claims_failed.load(Ordering::Relaxed),
             lagged: c.lagged.load(Ordering::Relaxed),

@@ -56,9 +56,9 @@ impl Presence {
         self.users.is_empty()
     }
 
-    /// The number of sessions of all online users.
+    /// The number of sessions of all online users (saturating at `usize::MAX`).
     pub fn sessions(&self) -> usize {
-        self.users.iter().map(|(_, n)| n).sum()
+        saturating_sum(self.users.iter().map(|(_, n)| *n))
     }
 }
 
@@ -133,9 +133,15 @@ impl UserPresence {
             None if count > 0 => self.nodes.push((node, count)),
             None => {}
         }
-        self.total = self.nodes.iter().map(|(_, n)| n).sum();
+        // Other nodes' counts come from the backend as they say: never trust them not to
+        // overflow.
+        self.total = saturating_sum(self.nodes.iter().map(|(_, n)| *n));
         (before, self.total)
     }
+}
+
+fn saturating_sum(counts: impl Iterator<Item = usize>) -> usize {
+    counts.fold(0, usize::saturating_add)
 }
 
 pub(crate) struct PresenceTable {
@@ -261,6 +267,41 @@ mod tests {
             ]
         );
         assert!(t.snapshot().is_empty());
+    }
+
+    #[test]
+    fn counts_another_node_reports_cannot_overflow_the_totals() {
+        // A backend hands over whatever another node (or a damaged Redis payload) says:
+        // a count near usize::MAX must not panic or wrap the totals.
+        let t = PresenceTable::new(16);
+        let mut rx = t.subscribe();
+        let (me, other, third) = (
+            NodeId::from_u64(1),
+            NodeId::from_u64(2),
+            NodeId::from_u64(3),
+        );
+        t.set(me, "alice", 1);
+        t.set(other, "alice", usize::MAX);
+        t.set(third, "alice", usize::MAX);
+        t.set(other, "bob", usize::MAX);
+        assert_eq!(t.online("alice"), usize::MAX);
+        assert_eq!(t.snapshot().sessions(), usize::MAX);
+        t.set(other, "alice", 0);
+        t.set(third, "alice", 0);
+        assert_eq!(
+            t.online("alice"),
+            1,
+            "the real count again once the others are gone"
+        );
+        t.set(me, "alice", 0);
+        assert_eq!(
+            drain(&mut rx),
+            [
+                ("alice".into(), PresenceKind::Joined),
+                ("bob".into(), PresenceKind::Joined),
+                ("alice".into(), PresenceKind::Left)
+            ]
+        );
     }
 
     #[test]

@@ -90,19 +90,36 @@ pub(crate) struct OriginCounters {
     pub(crate) duplicates: u64,
 }
 
+impl OriginCounters {
+    fn add(&mut self, other: &OriginCounters) {
+        self.received = self.received.saturating_add(other.received);
+        self.gaps = self.gaps.saturating_add(other.gaps);
+        self.duplicates = self.duplicates.saturating_add(other.duplicates);
+    }
+}
+
+/// Counters per origin node still in the cluster, and those of the nodes that left.
+#[derive(Default)]
+struct Origins {
+    live: HashMap<NodeId, OriginCounters>,
+    /// Every node that left, together: a restarted process is a new node, so keeping each one
+    /// would grow without bound over a cluster's life.
+    departed: OriginCounters,
+}
+
 /// The receiving side: the last sequence number per topic and origin, for the topics this
 /// node has interest in (the hub forgets a topic when its interest ends), plus totals per
-/// origin.
+/// origin (per live origin; the origins that left are summed together).
 pub(crate) struct Tracker {
     last: Sharded<Topic, HashMap<NodeId, u64>>,
-    origins: Mutex<HashMap<NodeId, OriginCounters>>,
+    origins: Mutex<Origins>,
 }
 
 impl Tracker {
     pub(crate) fn new() -> Tracker {
         Tracker {
             last: Sharded::new(),
-            origins: Mutex::new(HashMap::new()),
+            origins: Mutex::new(Origins::default()),
         }
     }
 
@@ -128,7 +145,7 @@ impl Tracker {
             }
         };
         let mut origins = lock(&self.origins);
-        let c = origins.entry(origin).or_default();
+        let c = origins.live.entry(origin).or_default();
         match seen {
             Seen::Next => c.received += 1,
             Seen::Gap(n) => {
@@ -145,7 +162,8 @@ impl Tracker {
         self.last.lock(topic).remove(topic);
     }
 
-    /// `node` left the cluster.
+    /// `node` left the cluster: its sequence numbers are forgotten and its counters join
+    /// those of the other nodes that left.
     pub(crate) fn forget_node(&self, node: NodeId) {
         self.last.for_each_shard(|shard| {
             shard.retain(|_, m| {
@@ -153,12 +171,31 @@ impl Tracker {
                 !m.is_empty()
             });
         });
+        let mut origins = lock(&self.origins);
+        if let Some(c) = origins.live.remove(&node) {
+            origins.departed.add(&c);
+        }
     }
 
+    /// The counters of each origin still in the cluster, by node id.
     pub(crate) fn origins(&self) -> Vec<(NodeId, OriginCounters)> {
-        let mut v: Vec<_> = lock(&self.origins).iter().map(|(n, c)| (*n, *c)).collect();
+        let mut v: Vec<_> = lock(&self.origins)
+            .live
+            .iter()
+            .map(|(n, c)| (*n, *c))
+            .collect();
         v.sort_by_key(|(n, _)| *n);
         v
+    }
+
+    /// The counters of every origin ever seen, those that left included.
+    pub(crate) fn totals(&self) -> OriginCounters {
+        let origins = lock(&self.origins);
+        let mut total = origins.departed;
+        for c in origins.live.values() {
+            total.add(c);
+        }
+        total
     }
 }
 
@@ -253,6 +290,33 @@ mod tests {
         };
         assert_eq!((get(a).received, get(a).gaps, get(a).duplicates), (3, 2, 2));
         assert_eq!((get(b).received, get(b).gaps, get(b).duplicates), (2, 0, 0));
+    }
+
+    #[test]
+    fn a_node_that_left_leaves_the_per_origin_list_but_not_the_totals() {
+        // Every restart of a node is a new origin: the list must not grow with each one that
+        // ever existed, and the totals must not go backwards when one leaves.
+        let t = Tracker::new();
+        let c = Topic::Control;
+        for i in 0..100 {
+            let gone = NodeId::from_u64(i);
+            t.observe(gone, &c, 1);
+            t.observe(gone, &c, 3); // one lost
+            t.observe(gone, &c, 3); // one duplicate
+            t.forget_node(gone);
+        }
+        let live = NodeId::from_u64(1000);
+        t.observe(live, &c, 1);
+        assert_eq!(
+            t.origins().iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            [live],
+            "only the node still in the cluster"
+        );
+        let total = t.totals();
+        assert_eq!(
+            (total.received, total.gaps, total.duplicates),
+            (201, 100, 100)
+        );
     }
 
     #[test]

@@ -86,16 +86,19 @@ pub struct HubStats {
     /// Envelopes the backend refused (down, outbox full): those operations reached this node
     /// only.
     pub publish_failed: u64,
-    /// Envelopes received from other nodes and applied.
+    /// Envelopes received from other nodes and applied (every origin ever seen, nodes that
+    /// left included).
     pub received: u64,
-    /// Envelopes from other nodes that never arrived (sum over [`origins`](HubStats::origins)),
-    /// including those their origin could not hand to its backend (a sequence number is taken
-    /// before the backend is asked), which the origin counts in its `publish_failed`.
+    /// Envelopes from other nodes that never arrived (every origin ever seen), including those
+    /// their origin could not hand to its backend (a sequence number is taken before the
+    /// backend is asked), which the origin counts in its `publish_failed`.
     pub gaps: u64,
-    /// Envelopes from other nodes that arrived twice or out of order, dropped (sum over
-    /// origins).
+    /// Envelopes from other nodes that arrived twice or out of order, dropped (every origin
+    /// ever seen).
     pub duplicates: u64,
-    /// Per origin node.
+    /// Per origin node still in the cluster. A node that left (the backend said it is gone)
+    /// is dropped from the list, its counts staying in the totals above: a restarted process
+    /// is a new node, so the list would otherwise grow with every restart.
     pub origins: Vec<OriginStats>,
     /// RefuseNewer logins the backend could not decide.
     pub claims_failed: u64,

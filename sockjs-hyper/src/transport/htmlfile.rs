@@ -7,7 +7,7 @@ use http::{Method, Request, Response};
 use sockjs_core::framing::{self, Framing};
 use sockjs_core::{ReceiveMode, Transport};
 
-use super::{callback, receive, receiving_response, stream};
+use super::{callback, receive, stream, streaming_response};
 use crate::body::ResponseBody;
 use crate::endpoint::Endpoint;
 use crate::headers::TEXT_HTML;
@@ -36,7 +36,7 @@ pub(crate) fn handle<B>(
         Framing::HtmlFile { callback },
         ReceiveMode::Streaming,
     ) {
-        Ok(receiving) => receiving_response(
+        Ok(receiving) => streaming_response(
             &ep.config,
             req.headers(),
             TEXT_HTML,

@@ -331,6 +331,21 @@ pub(crate) fn sending_headers(config: &Config, request: &HeaderMap, headers: &mu
     }
 }
 
+/// A streaming response (`xhr_streaming`, `eventsource`, `htmlfile`): a receiving response
+/// that also tells nginx not to buffer it (`X-Accel-Buffering: no`), so its frames reach the
+/// client as they are written even behind a proxy configured with `proxy_buffering on` (the
+/// default).
+pub(crate) fn streaming_response(
+    config: &Config,
+    request: &HeaderMap,
+    content_type: HeaderValue,
+    body: ResponseBody,
+) -> Response<ResponseBody> {
+    let mut r = receiving_response(config, request, content_type, body);
+    headers::no_proxy_buffering(r.headers_mut());
+    r
+}
+
 /// A receiving response with a complete body.
 pub(crate) fn receiving_response(
     config: &Config,

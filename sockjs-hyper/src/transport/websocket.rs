@@ -278,7 +278,8 @@ pub(crate) async fn run<S>(
         // (below) only when it is full.
         while let Some(m) = pending.pop_front() {
             let Some(tx) = &inbound else {
-                pending.clear();
+                pending.push_front(m);
+                lose(ep, &mut pending);
                 break;
             };
             match tx.try_send(Inbound::plain(m)) {
@@ -287,7 +288,10 @@ pub(crate) async fn run<S>(
                     pending.push_front(back.message.into_string());
                     break;
                 }
-                Err(TrySendError::Closed(_)) => pending.clear(),
+                Err(TrySendError::Closed(back)) => {
+                    pending.push_front(back.message.into_string());
+                    lose(ep, &mut pending);
+                }
             }
         }
         if !pending.is_empty() {
@@ -323,7 +327,7 @@ pub(crate) async fn run<S>(
                         permit.send(Inbound::plain(m));
                     }
                 }
-                None => pending.clear(),
+                None => lose(ep, &mut pending),
             },
             incoming = std::future::poll_fn(|cx| reader.poll_next(&mut ws, cx)), if pending.is_empty() => {
                 awaiting_pong = false;
@@ -351,9 +355,23 @@ pub(crate) async fn run<S>(
     // (no-op when it is already closed).
     session.abort(CloseCause::Interrupted, &close::INTERRUPTED);
     session.detach(rid, false);
+    lose(ep, &mut pending);
     drop(inbound);
     finish(ws, ending).await;
     ep.retire(&session);
+}
+
+/// The client messages in `pending` will never reach the application (its session closed):
+/// drop them, counted in the endpoint's `messages_lost`.
+fn lose(ep: &Endpoint, pending: &mut VecDeque<String>) {
+    if !pending.is_empty() {
+        tracing::debug!(
+            count = pending.len(),
+            "client messages not handed to the application before the session closed"
+        );
+        ep.counters.lost(pending.len());
+        pending.clear();
+    }
 }
 
 /// Reads the websocket's incoming side only when there can be something new: after a

@@ -8,7 +8,7 @@ use http::{Method, Request, Response};
 use sockjs_core::framing::{self, Framing};
 use sockjs_core::{ReceiveMode, Transport};
 
-use super::{receive, receiving_response, stream};
+use super::{receive, stream, streaming_response};
 use crate::body::ResponseBody;
 use crate::endpoint::Endpoint;
 use crate::headers::APPLICATION_JAVASCRIPT;
@@ -34,7 +34,7 @@ pub(crate) fn handle<B>(
         Framing::Newline,
         ReceiveMode::Streaming,
     ) {
-        Ok(receiving) => receiving_response(
+        Ok(receiving) => streaming_response(
             &ep.config,
             req.headers(),
             APPLICATION_JAVASCRIPT,

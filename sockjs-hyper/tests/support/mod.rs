@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test file uses part of it
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+use std::net::SocketAddr;
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -62,6 +63,36 @@ async fn run(conn: &Connection, m: &str) -> String {
         }
         other => format!("unknown command {other:?}"),
     }
+}
+
+/// Serve `endpoints` over HTTP/1.1 (websocket upgrades included) on a loopback port; a
+/// request goes to the endpoint whose prefix it matches, the first one otherwise.
+pub async fn serve(endpoints: Vec<SockJs>) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, peer)) = listener.accept().await else {
+                continue;
+            };
+            let endpoints = endpoints.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: http::Request<_>| {
+                    let endpoint = endpoints
+                        .iter()
+                        .find(|e| e.matches(req.uri().path()))
+                        .unwrap_or(&endpoints[0])
+                        .with_peer_addr(peer);
+                    async move { Ok::<_, std::convert::Infallible>(endpoint.handle(req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+    addr
 }
 
 /// One frame, parsed.

@@ -15,7 +15,7 @@ use futures::{SinkExt, StreamExt};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use sockjs_hyper::hub::{Hub, LoginPolicy};
+use sockjs_hyper::hub::{Hub, LoginPolicy, NodeId};
 use sockjs_hyper::{Connection, SockJs};
 use sockjs_redis::testing::RedisServer;
 use sockjs_redis::{RedisBackend, RedisConfig};
@@ -95,6 +95,21 @@ impl Node {
 
     pub async fn with_backend(redis: RedisBackend, policy: LoginPolicy) -> Node {
         let hub = Hub::with_backend(redis.clone());
+        Node::with_hub(hub, redis, policy).await
+    }
+
+    /// A node with a chosen node id.
+    pub async fn start_as(config: RedisConfig, node: NodeId, policy: LoginPolicy) -> Node {
+        let redis = RedisBackend::connect(config).await.expect("connect");
+        let hub = Hub::builder()
+            .node(node)
+            .backend(redis.clone())
+            .build()
+            .unwrap();
+        Node::with_hub(hub, redis, policy).await
+    }
+
+    pub async fn with_hub(hub: Hub, redis: RedisBackend, policy: LoginPolicy) -> Node {
         let sockjs = SockJs::builder("/s")
             .hub(hub.clone())
             .login_policy(policy)

@@ -89,6 +89,12 @@ pub(super) async fn run(inner: Arc<Inner>, conn: Connection) {
     tokio::pin!(timer);
     let mut armed: Option<Instant> = None;
     loop {
+        // The session can end while the authenticator decides (the connect timeout, a client
+        // sending too much meanwhile): its answer no longer matters, and the ERROR and close
+        // must go out now, not whenever (if ever) the authenticator answers.
+        if auth.is_some() && d.session.is_closed() {
+            auth = None;
+        }
         if auth.is_none() {
             if let Step::Authenticate(f) = d.drain(&conn).await {
                 auth = Some(f);
@@ -118,6 +124,10 @@ pub(super) async fn run(inner: Arc<Inner>, conn: Connection) {
                 auth = None;
                 d.authenticated(&conn, result).await;
             }
+            () = shared.overflowed.notified(), if close_when_slow => {
+                let dropped = d.shared.dropped.load(Ordering::Relaxed);
+                d.session.fail(now(), &format!("slow consumer: {dropped} message(s) dropped"));
+            }
             Some(item) = items.recv() => {
                 d.item(item);
                 // Take what else is queued now, up to a bound, before writing.
@@ -131,10 +141,6 @@ pub(super) async fn run(inner: Arc<Inner>, conn: Connection) {
             () = &mut timer, if armed.is_some() => {
                 armed = None;
                 d.session.handle_timeout(now());
-            }
-            () = shared.overflowed.notified(), if close_when_slow => {
-                let dropped = d.shared.dropped.load(Ordering::Relaxed);
-                d.session.fail(now(), &format!("slow consumer: {dropped} message(s) dropped"));
             }
         }
     }

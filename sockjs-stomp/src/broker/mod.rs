@@ -81,9 +81,12 @@
 //! is skipped and counted ([`BrokerStats::dropped_slow`]), and the session carries on; with
 //! [`SlowSubscriber::Close`] the session also gets an `ERROR` frame and is closed, as
 //! Spring closes a session whose send buffer overflows. Nothing is ever buffered without
-//! bound, and a slow session never slows the others: the fan-out never waits. No lock is
-//! shared between sessions on a message's way (the destination table's locks are taken on
-//! `SUBSCRIBE` and `UNSUBSCRIBE`).
+//! bound, and a slow session never slows the others: the fan-out never waits. On a message's
+//! way the only locks are short ones, never held across a wait: a publication takes the hub
+//! channel's shard lock for one queue operation ([`Hub::publish`]), and the destination's
+//! fan-out task copies its subscriber list (an `Arc`) under that destination's own lock,
+//! which otherwise only `SUBSCRIBE` and `UNSUBSCRIBE` of that destination take; the
+//! destination table's locks are taken on `SUBSCRIBE` and `UNSUBSCRIBE` only.
 //!
 //! # Acknowledgements
 //!
@@ -439,7 +442,9 @@ impl StompBrokerBuilder {
 
     /// The hub to publish through (default: one of the endpoint's own, this process only).
     /// Give a hub with a cluster backend to span nodes, or share one hub with other
-    /// endpoints.
+    /// endpoints. The broker's sessions take part in the hub's presence and user index, but
+    /// not in [`Hub::broadcast`] (its raw text is not a STOMP frame): publish to a topic to
+    /// reach every STOMP client.
     pub fn hub(mut self, hub: Hub) -> Self {
         self.hub = Some(hub);
         self
@@ -567,6 +572,8 @@ impl StompBrokerBuilder {
             .config(self.sockjs)
             .hub(hub)
             .login_policy(self.policy)
+            // A hub broadcast is raw text, which no STOMP client could parse as a frame.
+            .hub_broadcasts(false)
             .build(move |conn| driver::run(Arc::clone(&for_sessions), conn))
             .map_err(BuildError::Endpoint)?;
         Ok(StompBroker { inner, endpoint })
