@@ -37,12 +37,23 @@ impl Key {
     /// The hub channel of this destination under the namespace `ns`. The user name is
     /// length-prefixed so that no user and destination pair names another's channel.
     pub(crate) fn channel(&self, ns: &str) -> String {
+        // Written piece by piece rather than with `format!`: this runs for every publication.
+        let mut out = String::with_capacity(ns.len() + 24 + self.destination().len());
+        out.push_str(ns);
         match self {
-            Key::Topic(d) => format!("{ns}:t:{d}"),
+            Key::Topic(d) => {
+                out.push_str(":t:");
+                out.push_str(d);
+            }
             Key::User { user, destination } => {
-                format!("{ns}:u:{}:{user}{destination}", user.len())
+                use std::fmt::Write as _;
+                // Writing to a String cannot fail.
+                let _ = write!(out, ":u:{}:", user.len());
+                out.push_str(user);
+                out.push_str(destination);
             }
         }
+        out
     }
 
     /// The destination the `MESSAGE` frames carry (a user subscription shows its own).
@@ -326,5 +337,16 @@ mod tests {
         };
         assert_ne!(a.channel("ns"), b.channel("ns"));
         assert_ne!(Key::Topic("/queue/x".into()).channel("ns"), a.channel("ns"));
+    }
+
+    /// Nodes of different versions share channels over a backend: the names must not change.
+    #[test]
+    fn channel_names_are_stable() {
+        assert_eq!(Key::Topic("/topic/a".into()).channel("ns"), "ns:t:/topic/a");
+        let user = Key::User {
+            user: "alice".into(),
+            destination: "/queue/x".into(),
+        };
+        assert_eq!(user.channel("ns"), "ns:u:5:alice/queue/x");
     }
 }
