@@ -273,6 +273,8 @@ def stomp_targets(table):
     r2 = ratio(ws, rmq)
     if r2 is not None:
         detail += f"; raw websocket {ws.median:.2f} kB ({r2:.2f}×)"
+    if r is not None and rs.sessions != rmq.sessions:
+        detail += f" (RabbitMQ at {rmq.sessions:,} sessions: not comparable)"
     add("idle STOMP session ≤ 0.5× RabbitMQ's memory", None if r is None else r <= 0.5, detail)
     rs, rmq = table.get(("stomp-fanout", "sockjs-rs")), table.get(("stomp-fanout", "rabbitmq"))
     r = ratio(rs, rmq)
@@ -309,6 +311,25 @@ def stomp_markdown(table):
         "against sockjs-rs's `/stomp` broker (SockJS websocket sessions, `stomp-*`, and the "
         "endpoint's raw websocket, `raw-stomp-*`) and RabbitMQ's web-STOMP plugin (plain "
         "websocket, `v12.stomp`). Cells as above; the fan-out row adds the median p99.",
+        "",
+        "- stomp-publish: every session subscribes to its own topic and sends to it, with the "
+        "ws-echo workload's sessions, messages in flight and payload size; the value is "
+        "`MESSAGE` frames received per second (each one a `SEND` through the broker and back).",
+        "- stomp-fanout: all sessions subscribe to one topic, one of them sends, one message at "
+        "a time; the value is the time from the `SEND` to the `MESSAGE` at the last subscriber.",
+        "- stomp-idle: sessions connected and subscribed (one topic each, server heart-beats "
+        "every 10 s asked for), then left idle; the value is the growth of the server process's "
+        "RSS (`VmRSS` in `/proc/PID/status`, read before the sessions open and again after the "
+        "warm-up time with all of them open) divided by the sessions. For RabbitMQ the process "
+        "is the Erlang VM, `beam.smp` (its pid from `RABBITMQ_PID_FILE`), which holds the whole "
+        "broker: the web-STOMP connection processes and the queue each subscription creates. "
+        "Afterwards every session must still get one message through.",
+        "- The STOMP-cost target compares sockjs-rs's stomp-publish (over SockJS websocket "
+        "sessions) with its ws-echo from the same run, at the same sessions, messages in flight "
+        "and payload size: both count messages delivered back to the client per second, each "
+        "caused by one client message; STOMP adds the frames (a 64 B payload travels as a "
+        "152 B `SEND` and a 192 B `MESSAGE`), the broker's routing and the hub channel. "
+        "Met when stomp-publish reaches at least 70% of ws-echo.",
         "",
         "| workload | metric | " + " | ".join(h for *_x, h in STOMP_COLUMNS) + " | rs / RabbitMQ |",
         "|---|---|---:|---:|---:|---:|",

@@ -53,7 +53,11 @@
 #                                    (more runs; the report prefers undisturbed ones)
 #     BENCH_OUT [bench/report]
 #
-# A quick check of the whole pipeline (about a minute):
+# With the defaults: 87 runs (29 per pass, 9 of them STOMP), about 15-20 minutes after the
+# build on a 2-core machine (each RabbitMQ run adds its start, about ten seconds, and its
+# 10,000 idle STOMP sessions take about a minute to open).
+#
+# A quick check of the whole pipeline (about two minutes, every workload and server once):
 #     BENCH_RUNS=1 BENCH_DURATION=1 BENCH_IDLE_SESSIONS=1000 BENCH_OUT=/tmp/bench bench/run.sh
 #
 # RabbitMQ: Debian's rabbitmq-server (installed with apt-get when missing and a STOMP workload
