@@ -342,7 +342,10 @@ impl StompBroker {
     /// Publishes `message` to `destination`: a broker destination (`/topic/a`, `/queue/b`),
     /// reaching its subscribers on every node, or a user destination naming a user
     /// (`/user/bob/queue/b`, as [`send_to_user`](StompBroker::send_to_user)). What
-    /// `SimpMessagingTemplate.convertAndSend` does in Spring. Never waits.
+    /// `SimpMessagingTemplate.convertAndSend` does in Spring. Never waits: the message is
+    /// queued to this node's subscribers by this call (one `try_send` per local
+    /// subscription, so its cost grows with their number) and handed to the hub for the
+    /// other nodes.
     pub fn publish(
         &self,
         destination: &str,
