@@ -44,7 +44,22 @@ FAMILIES = [
       "bare": "raw-idle-streaming"}),
 ]
 # Families measuring the server's memory per idle session (kB of RSS).
-IDLE_FAMILIES = ("idle", "idle-xhr-streaming")
+IDLE_FAMILIES = ("idle", "idle-xhr-streaming", "stomp-idle")
+
+# The STOMP workloads (issue 14): columns (key, server label, workload prefix, heading).
+# sockjs-rs runs each over SockJS websocket sessions and over the endpoint's raw websocket,
+# RabbitMQ's web-STOMP over plain websockets: the same client and workload.
+STOMP_COLUMNS = [
+    ("sockjs-rs", "sockjs-rs", "", "sockjs-rs (SockJS websocket)"),
+    ("sockjs-rs/ws", "sockjs-rs", "raw-", "sockjs-rs (raw websocket)"),
+    ("rabbitmq", "rabbitmq", "raw-", "RabbitMQ web-STOMP"),
+]
+STOMP_FAMILIES = [
+    ("stomp-publish", "STOMP publish, each session to its own topic"),
+    ("stomp-fanout", "STOMP fan-out: send to last delivery, p50"),
+    ("stomp-idle", "Idle STOMP session (1 subscription): RSS"),
+]
+COLORS.update({"sockjs-rs/ws": "#e8a87c", "rabbitmq": "#ff6600"})
 
 
 def load(path):
@@ -100,6 +115,8 @@ class Cell:
         self.client_cpu = statistics.median(client) if client else None
         lat = [r["latency_us"]["p99"] for r in runs if r.get("latency_us")]
         self.p99_us = statistics.median(lat) if lat else None
+        fan = [r["broadcast_ms"]["p99"] for r in runs if r.get("broadcast_ms")]
+        self.p99_ms = statistics.median(fan) if fan else None
         self.sessions = min(r["sessions"] for r in runs)
         self.connections = runs[0]["connections"]
         self.in_flight = runs[0]["in_flight"]
@@ -113,6 +130,12 @@ def cells(runs):
             mine = [r for r in runs if r["label"] == server and r["workload"] == workload]
             if mine:
                 table[(family, server)] = Cell(mine)
+    for family, _title in STOMP_FAMILIES:
+        for key, label, prefix, _heading in STOMP_COLUMNS:
+            workload = prefix + family
+            mine = [r for r in runs if r["label"] == label and r["workload"] == workload]
+            if mine:
+                table[(family, key)] = Cell(mine)
     return table
 
 
@@ -155,11 +178,11 @@ def unit_label(c):
 
 
 def describe(family, c):
-    if family in ("ws-echo", "xhr-streaming", "xhr-polling"):
+    if family in ("ws-echo", "xhr-streaming", "xhr-polling", "stomp-publish"):
         return f"{c.connections} sessions × {c.in_flight} in flight, {c.size} B"
     if family == "ws-rtt":
         return f"1 connection, 1 in flight, {c.size} B"
-    if family in ("broadcast", "room-broadcast", "endpoint-broadcast"):
+    if family in ("broadcast", "room-broadcast", "endpoint-broadcast", "stomp-fanout"):
         return f"{c.connections} sessions, {c.size} B"
     if family in IDLE_FAMILIES:
         return f"{c.connections:,} sessions"
@@ -252,6 +275,137 @@ def targets(table):
     return out
 
 
+def stomp_targets(table):
+    """Issue 14 item 8: sockjs-rs's STOMP (over SockJS) against RabbitMQ's web-STOMP, and
+    against sockjs-rs's own plain SockJS echo."""
+    out = []
+
+    def add(name, ok, detail):
+        status = "not measured" if ok is None else ("**met**" if ok else "**not met**")
+        out.append(f"| {name} | {detail} | {status} |")
+
+    rs, ws, rmq = (table.get(("stomp-publish", k)) for k in ("sockjs-rs", "sockjs-rs/ws", "rabbitmq"))
+    r = ratio(rs, rmq)
+    detail = "–" if r is None else f"{fmt(rs.median, rs.unit)} vs {fmt(rmq.median, rmq.unit)} msg/s ({r:.2f}×)"
+    r2 = ratio(ws, rmq)
+    if r2 is not None:
+        detail += f"; raw websocket {r2:.2f}×"
+    add("STOMP publish ≥ 3× RabbitMQ", None if r is None else r >= 3, detail)
+    if rs is not None and rmq is not None and rs.efficiency_all and rmq.efficiency_all:
+        out.append(f"| (STOMP publish per server CPU-second: rs / RabbitMQ) | "
+                   f"{rs.efficiency_all / rmq.efficiency_all:.2f}× | |")
+    rs, ws, rmq = (table.get(("stomp-idle", k)) for k in ("sockjs-rs", "sockjs-rs/ws", "rabbitmq"))
+    r = ratio(rs, rmq)
+    detail = "–" if r is None else \
+        f"{rs.median:.2f} kB vs {rmq.median:.2f} kB at {rs.sessions:,} sessions ({r:.2f}×)"
+    r2 = ratio(ws, rmq)
+    if r2 is not None:
+        detail += f"; raw websocket {ws.median:.2f} kB ({r2:.2f}×)"
+    if r is not None and rs.sessions != rmq.sessions:
+        detail += f" (RabbitMQ at {rmq.sessions:,} sessions: not comparable)"
+    add("idle STOMP session ≤ 0.5× RabbitMQ's memory", None if r is None else r <= 0.5, detail)
+    rs, rmq = table.get(("stomp-fanout", "sockjs-rs")), table.get(("stomp-fanout", "rabbitmq"))
+    r = ratio(rs, rmq)
+    if r is not None:
+        p99 = ""
+        if rs.p99_ms is not None and rmq.p99_ms is not None:
+            p99 = f"; p99 {rs.p99_ms:.2f} ms vs {rmq.p99_ms:.2f} ms"
+        out.append(f"| (STOMP fan-out to {rs.connections} subscribers, p50: rs / RabbitMQ) | "
+                   f"{rs.median:.2f} ms vs {rmq.median:.2f} ms ({r:.2f}×){p99} | |")
+    st, echo = table.get(("stomp-publish", "sockjs-rs")), table.get(("ws-echo", "sockjs-rs"))
+    r = ratio(st, echo)
+    detail = "–"
+    if r is not None:
+        detail = (f"{fmt(st.median, st.unit)} vs {fmt(echo.median, echo.unit)} msg/s: "
+                  f"STOMP costs {100 * (1 - r):.0f}%")
+        if (st.connections, st.in_flight, st.size) != (echo.connections, echo.in_flight, echo.size):
+            detail += " (different settings: not comparable)"
+    add("STOMP costs ≤ 30% of SockJS echo throughput (sockjs-rs)",
+        None if r is None else r >= 0.7, detail)
+    if st is not None and echo is not None and st.efficiency_all and echo.efficiency_all:
+        out.append(f"| (per server CPU-second: STOMP publish / SockJS echo) | "
+                   f"{100 * st.efficiency_all / echo.efficiency_all:.0f}% | |")
+    return out
+
+
+def stomp_markdown(table):
+    if not any((f, k) in table for f, _t in STOMP_FAMILIES for k, *_ in STOMP_COLUMNS):
+        return []
+    lines = [
+        "",
+        "## STOMP (issue 14)",
+        "",
+        "The same client (`sockjs-load`'s STOMP 1.2 client, `ack:auto`, no client heart-beats) "
+        "against sockjs-rs's `/stomp` broker (SockJS websocket sessions, `stomp-*`, and the "
+        "endpoint's raw websocket, `raw-stomp-*`) and RabbitMQ's web-STOMP plugin (plain "
+        "websocket, `v12.stomp`). Cells as above; the fan-out row adds the median p99.",
+        "",
+        "- stomp-publish: every session subscribes to its own topic and sends to it, with the "
+        "ws-echo workload's sessions, messages in flight and payload size; the value is "
+        "`MESSAGE` frames received per second (each one a `SEND` through the broker and back).",
+        "- stomp-fanout: all sessions subscribe to one topic, one of them sends, one message at "
+        "a time; the value is the time from the `SEND` to the `MESSAGE` at the last subscriber.",
+        "- stomp-idle: sessions connected and subscribed (one topic each, server heart-beats "
+        "every 10 s asked for), then left idle; the value is the growth of the server process's "
+        "RSS (`VmRSS` in `/proc/PID/status`, read before the sessions open and again after the "
+        "warm-up time with all of them open) divided by the sessions. For RabbitMQ the process "
+        "is the Erlang VM, `beam.smp` (its pid from `RABBITMQ_PID_FILE`), which holds the whole "
+        "broker: the web-STOMP connection processes and the queue each subscription creates. "
+        "Afterwards every session must still get one message through.",
+        "- The STOMP-cost target compares sockjs-rs's stomp-publish (over SockJS websocket "
+        "sessions) with its ws-echo from the same run, at the same sessions, messages in flight "
+        "and payload size: both count messages delivered back to the client per second, each "
+        "caused by one client message; STOMP adds the frames (a 64 B payload travels as a "
+        "152 B `SEND` and a 192 B `MESSAGE`), the broker's routing and the hub channel. "
+        "Met when stomp-publish reaches at least 70% of ws-echo.",
+        "",
+        "| workload | metric | " + " | ".join(h for *_x, h in STOMP_COLUMNS) + " | rs / RabbitMQ |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for family, _title in STOMP_FAMILIES:
+        cols = [table.get((family, k)) for k, *_x in STOMP_COLUMNS]
+        any_cell = next((c for c in cols if c is not None), None)
+        if any_cell is None:
+            continue
+        texts = []
+        for c in cols:
+            t = cell_text(c)
+            if c is not None and c.p99_ms is not None:
+                t += f"; p99 {c.p99_ms:.2f}"
+            texts.append(t)
+        r = ratio(cols[0], cols[2])
+        lines.append(f"| {family} ({describe(family, any_cell)}) | {unit_label(any_cell)} | "
+                     + " | ".join(texts) + f" | {'–' if r is None else f'{r:.2f}×'} |")
+    lines += ["", "CPU use (server / load generator, percent of one core; msg per server "
+              "CPU-second):", "", "| workload | " + " | ".join(h for *_x, h in STOMP_COLUMNS)
+              + " |", "|---|---:|---:|---:|"]
+    lines += cpu_rows(table, [f for f, _t in STOMP_FAMILIES], [k for k, *_x in STOMP_COLUMNS])
+    lines += ["", "| target | measured | |", "|---|---|---|"]
+    lines += stomp_targets(table)
+    return lines
+
+
+def cpu_rows(table, families, servers):
+    """Table rows of CPU use: server / load generator percent, and messages per server
+    CPU-second for the throughput workloads."""
+    lines = []
+    for family in families:
+        row = []
+        for server in servers:
+            c = table.get((family, server))
+            if c is None or c.cpu is None:
+                row.append("–")
+                continue
+            text = f"{c.cpu:.0f}% / {c.client_cpu:.0f}%" if c.client_cpu is not None \
+                else f"{c.cpu:.0f}%"
+            if c.efficiency_all is not None and c.unit == "msg/s":
+                text += f" · {c.efficiency_all:,.0f} msg/cpu-s"
+            row.append(text)
+        if any(x != "–" for x in row):
+            lines.append(f"| {family} | " + " | ".join(row) + " |")
+    return lines
+
+
 def markdown(runs, meta, table):
     lines = ["# sockjs-rs benchmark report", ""]
     if meta:
@@ -316,22 +470,10 @@ def markdown(runs, meta, table):
         "| workload | sockjs-rs | sockjs-node | bare |",
         "|---|---:|---:|---:|",
     ]
-    for family, _t, _m in FAMILIES:
-        row = []
-        for server in SERVERS:
-            c = table.get((family, server))
-            if c is None or c.cpu is None:
-                row.append("–")
-                continue
-            text = f"{c.cpu:.0f}% / {c.client_cpu:.0f}%" if c.client_cpu is not None \
-                else f"{c.cpu:.0f}%"
-            if c.efficiency_all is not None and c.unit == "msg/s":
-                text += f" · {c.efficiency_all:,.0f} msg/cpu-s"
-            row.append(text)
-        if any(x != "–" for x in row):
-            lines.append(f"| {family} | " + " | ".join(row) + " |")
+    lines += cpu_rows(table, [f for f, _t, _m in FAMILIES], SERVERS)
     lines += ["", "## Targets (issues 6 and 16)", "", "| target | measured | |", "|---|---|---|"]
     lines += targets(table)
+    lines += stomp_markdown(table)
     total_errors = sum(r["errors"] for r in runs)
     lines += ["", f"Errors over all {len(runs)} runs: {total_errors}."]
     bad = [r for r in runs if r["errors"]]
@@ -345,7 +487,9 @@ def markdown(runs, meta, table):
 def svg(table):
     panel_w, panel_h = 320, 250
     cols = 3
-    fams = [f for f in FAMILIES if any((f[0], s) in table for s in SERVERS)]
+    panels = [(f, t, SERVERS) for f, t, _m in FAMILIES]
+    panels += [(f, t, [k for k, *_x in STOMP_COLUMNS]) for f, t in STOMP_FAMILIES]
+    fams = [p for p in panels if any((p[0], s) in table for s in p[2])]
     rows = (len(fams) + cols - 1) // cols
     width, height = cols * panel_w + 20, rows * panel_h + 70
     out = [
@@ -353,19 +497,20 @@ def svg(table):
         f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif">',
         f'<rect width="{width}" height="{height}" fill="white"/>',
         '<text x="10" y="24" font-size="17" font-weight="bold">'
-        'sockjs-rs vs sockjs-node 0.3.24 vs bare tokio-tungstenite/hyper</text>',
+        'sockjs-rs vs sockjs-node 0.3.24 vs bare tokio-tungstenite/hyper (STOMP: vs RabbitMQ)</text>',
     ]
     lx = 10
-    for s in SERVERS:
+    legend = SERVERS + [k for k, *_x in STOMP_COLUMNS if k not in SERVERS]
+    for s in legend:
         out.append(f'<rect x="{lx}" y="36" width="12" height="12" fill="{COLORS[s]}"/>')
         out.append(f'<text x="{lx + 16}" y="46" font-size="12">{s}</text>')
-        lx += 110
+        lx += 100
     out.append(f'<text x="{lx}" y="46" font-size="12" fill="#555">'
-               'median of runs, whiskers min–max</text>')
-    for i, (family, title, _m) in enumerate(fams):
+               'median, whiskers min–max</text>')
+    for i, (family, title, servers) in enumerate(fams):
         px = 10 + (i % cols) * panel_w
         py = 60 + (i // cols) * panel_h
-        present = [(s, table[(family, s)]) for s in SERVERS if (family, s) in table]
+        present = [(s, table[(family, s)]) for s in servers if (family, s) in table]
         c0 = present[0][1]
         unit = unit_label(c0)
         top = max(c.hi for _, c in present) * 1.18 or 1.0

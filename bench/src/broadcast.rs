@@ -21,10 +21,10 @@ use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::config::LoadConfig;
-use crate::frame::{self, Kind};
+use crate::framing::Framing;
 use crate::payload;
 use crate::stats::{CpuClock, Outcome, Stats};
-use crate::ws;
+use crate::ws::{self, Ws};
 
 /// Warm-up broadcasts carry sequence numbers from here (measured ones count from 0).
 const WARMUP_BASE: u64 = 9_000_000_000;
@@ -89,14 +89,26 @@ impl Round {
 }
 
 pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
-    let conns = ws::connect_all(config, stats, 16 * 1024).await;
+    let conns = ws::connect_framed(config, stats, 16 * 1024).await;
+    run_with(config, stats, conns).await
+}
+
+/// Broadcast through the first of `conns` to all of them, each reading with its framing.
+pub(crate) async fn run_with<F>(
+    config: &LoadConfig,
+    stats: &Arc<Stats>,
+    conns: Vec<(Ws, F)>,
+) -> Outcome
+where
+    F: Framing + Clone + Send + 'static,
+{
     let sessions = conns.len();
     let mut outcome = Outcome {
         sessions,
         ..Outcome::default()
     };
     let mut conns = conns.into_iter();
-    let Some(first) = conns.next() else {
+    let Some((first, mut framing)) = conns.next() else {
         return outcome;
     };
     let round = Arc::new(Round {
@@ -109,29 +121,23 @@ pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
     let (mut sink, stream0) = first.split();
     let mut receivers = JoinSet::new();
     let size = config.message_size;
-    let sockjs = !config.workload.is_raw();
-    let receiver = || Receiver {
+    let receiver = |framing| Receiver {
         size,
-        sockjs,
+        framing,
         next_measured: 0,
         round: Arc::clone(&round),
         stats: Arc::clone(stats),
     };
-    receivers.spawn(receive(stream0, receiver()));
-    for c in conns {
-        receivers.spawn(receive(c, receiver()));
+    // The first connection's framing writes the broadcasts; its reader gets a copy.
+    receivers.spawn(receive(stream0, receiver(framing.clone())));
+    for (c, f) in conns {
+        receivers.spawn(receive(c, receiver(f)));
     }
 
     let mut text = String::new();
     let mut send = |seq: u64| {
         text.clear();
-        if sockjs {
-            text.push_str("[\"");
-            payload::write(seq, size, &mut text);
-            text.push_str("\"]");
-        } else {
-            payload::write(seq, size, &mut text);
-        }
+        framing.write(seq, size, &mut text);
         stats.sent.fetch_add(1, Ordering::Relaxed);
         Message::text(text.as_str())
     };
@@ -196,66 +202,68 @@ pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
 }
 
 /// What one session's receiving side knows.
-struct Receiver {
+struct Receiver<F> {
     size: usize,
-    /// SockJS frames (`a[...]`), or one plain message per websocket message.
-    sockjs: bool,
+    /// How broadcasts arrive.
+    framing: F,
     /// The measured broadcast expected next.
     next_measured: u64,
     round: Arc<Round>,
     stats: Arc<Stats>,
 }
 
-impl Receiver {
-    /// Check and count one broadcast message.
-    fn message(&mut self, m: &str) -> Result<(), String> {
-        let Some(seq) = payload::sequence(m) else {
+/// Check and count one broadcast payload.
+fn broadcast_payload(
+    m: &str,
+    size: usize,
+    next_measured: &mut u64,
+    round: &Round,
+    stats: &Stats,
+) -> Result<(), String> {
+    let Some(seq) = payload::sequence(m) else {
+        return Err(payload::describe(
+            *next_measured,
+            &payload::Mismatch::Garbled,
+            m,
+        ));
+    };
+    payload::check(seq, size, m).map_err(|e| payload::describe(seq, &e, m))?;
+    if seq < WARMUP_BASE {
+        if seq != *next_measured {
             return Err(payload::describe(
-                self.next_measured,
-                &payload::Mismatch::Garbled,
+                *next_measured,
+                &payload::Mismatch::OutOfOrder { got: seq },
                 m,
             ));
-        };
-        payload::check(seq, self.size, m).map_err(|e| payload::describe(seq, &e, m))?;
-        if seq < WARMUP_BASE {
-            if seq != self.next_measured {
-                return Err(payload::describe(
-                    self.next_measured,
-                    &payload::Mismatch::OutOfOrder { got: seq },
-                    m,
-                ));
-            }
-            self.next_measured += 1;
-            self.stats.received.fetch_add(1, Ordering::Relaxed);
         }
-        self.round.receipt(seq);
-        Ok(())
+        *next_measured += 1;
+        stats.received.fetch_add(1, Ordering::Relaxed);
     }
+    round.receipt(seq);
+    Ok(())
+}
 
+impl<F: Framing> Receiver<F> {
     /// Check and count what one websocket text message carries.
     fn text(&mut self, text: &str) -> Result<(), String> {
-        if !self.sockjs {
-            return self.message(text);
-        }
-        let mut bad = None;
-        let kind = frame::parse(text, |m| {
-            if bad.is_none() {
-                bad = self.message(m).err();
-            }
-        })?;
-        match (bad, kind) {
-            (Some(e), _) => Err(e),
-            (None, Kind::Messages(_) | Kind::Heartbeat) => Ok(()),
-            (None, Kind::Open) => Err("a second open frame".into()),
-            (None, Kind::Close(c)) => Err(format!("the server closed the session: {c}")),
-        }
+        let Receiver {
+            size,
+            framing,
+            next_measured,
+            round,
+            stats,
+        } = self;
+        framing.read(text, |m| {
+            broadcast_payload(m, *size, next_measured, round, stats)
+        })
     }
 }
 
 /// One session's receiving side: count each broadcast, check measured ones arrive in order.
-async fn receive<S>(mut stream: S, mut receiver: Receiver)
+async fn receive<S, F>(mut stream: S, mut receiver: Receiver<F>)
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
+    F: Framing,
 {
     while let Some(incoming) = stream.next().await {
         let text = match incoming {

@@ -42,11 +42,27 @@ pub enum Workload {
     /// `connections` idle plain HTTP streaming responses (the bare server's `/stream/<id>`);
     /// server RSS per response.
     RawIdleStreaming,
+    /// STOMP over SockJS websocket sessions: each of `connections` subscribes to its own
+    /// topic and publishes to it, `in_flight` messages outstanding; delivered messages per
+    /// second.
+    StompPublish,
+    /// The same over plain websockets (RabbitMQ's web-STOMP, a SockJS raw websocket).
+    RawStompPublish,
+    /// STOMP over SockJS websocket sessions: `connections` subscribers of one topic, the
+    /// first also the publisher; send to last delivery.
+    StompFanout,
+    /// The same over plain websockets.
+    RawStompFanout,
+    /// `connections` idle STOMP sessions over SockJS websockets, each connected and
+    /// subscribed to its own topic; server RSS per session.
+    StompIdle,
+    /// The same over plain websockets.
+    RawStompIdle,
 }
 
 impl Workload {
     /// Every workload, in the order the reports list them.
-    pub const ALL: [Workload; 15] = [
+    pub const ALL: [Workload; 21] = [
         Workload::WsEcho,
         Workload::RawWsEcho,
         Workload::WsRtt,
@@ -62,6 +78,12 @@ impl Workload {
         Workload::RawIdle,
         Workload::IdleXhrStreaming,
         Workload::RawIdleStreaming,
+        Workload::StompPublish,
+        Workload::RawStompPublish,
+        Workload::StompFanout,
+        Workload::RawStompFanout,
+        Workload::StompIdle,
+        Workload::RawStompIdle,
     ];
 
     /// The workload's command-line name.
@@ -82,6 +104,12 @@ impl Workload {
             Workload::RawIdle => "raw-idle",
             Workload::IdleXhrStreaming => "idle-xhr-streaming",
             Workload::RawIdleStreaming => "raw-idle-streaming",
+            Workload::StompPublish => "stomp-publish",
+            Workload::RawStompPublish => "raw-stomp-publish",
+            Workload::StompFanout => "stomp-fanout",
+            Workload::RawStompFanout => "raw-stomp-fanout",
+            Workload::StompIdle => "stomp-idle",
+            Workload::RawStompIdle => "raw-stomp-idle",
         }
     }
 
@@ -95,11 +123,28 @@ impl Workload {
                 | Workload::RawBroadcast
                 | Workload::RawIdle
                 | Workload::RawIdleStreaming
+                | Workload::RawStompPublish
+                | Workload::RawStompFanout
+                | Workload::RawStompIdle
+        )
+    }
+
+    /// Whether the workload speaks STOMP.
+    pub fn is_stomp(self) -> bool {
+        matches!(
+            self,
+            Workload::StompPublish
+                | Workload::RawStompPublish
+                | Workload::StompFanout
+                | Workload::RawStompFanout
+                | Workload::StompIdle
+                | Workload::RawStompIdle
         )
     }
 
     /// The default endpoint prefix: `/broadcast` for the broadcast workloads, `/room` for
     /// `room-broadcast`, `/all` for `endpoint-broadcast`, `/stream` for `raw-idle-streaming`,
+    /// `/stomp` for the STOMP ones,
     /// `/echo` otherwise.
     pub fn default_prefix(self) -> &'static str {
         match self {
@@ -107,6 +152,7 @@ impl Workload {
             Workload::RoomBroadcast => "/room",
             Workload::EndpointBroadcast => "/all",
             Workload::RawIdleStreaming => "/stream",
+            w if w.is_stomp() => "/stomp",
             _ => "/echo",
         }
     }
@@ -165,6 +211,14 @@ pub struct LoadConfig {
     pub connect_concurrency: usize,
     /// The server's process id: its RSS (idle workloads) and CPU time are read from `/proc`.
     pub server_pid: Option<u32>,
+    /// Plain websocket workloads: the path to open instead of `<prefix>/websocket` (e.g.
+    /// `/ws`, RabbitMQ web-STOMP's).
+    pub ws_path: Option<String>,
+    /// The websocket subprotocol to ask for (e.g. `v12.stomp`); none by default.
+    pub subprotocol: Option<String>,
+    /// STOMP workloads: the `login` and `passcode` of `CONNECT` (default `guest`, `guest`,
+    /// RabbitMQ's loopback-only default user).
+    pub login: (String, String),
 }
 
 impl LoadConfig {
@@ -182,7 +236,11 @@ impl LoadConfig {
             Workload::Idle
             | Workload::RawIdle
             | Workload::IdleXhrStreaming
-            | Workload::RawIdleStreaming => (10_000, 1),
+            | Workload::RawIdleStreaming
+            | Workload::StompIdle
+            | Workload::RawStompIdle => (10_000, 1),
+            Workload::StompPublish | Workload::RawStompPublish => (50, 8),
+            Workload::StompFanout | Workload::RawStompFanout => (1000, 1),
         };
         LoadConfig {
             workload,
@@ -199,6 +257,9 @@ impl LoadConfig {
             repetitions: 200,
             connect_concurrency: 128,
             server_pid: None,
+            ws_path: None,
+            subprotocol: None,
+            login: ("guest".to_string(), "guest".to_string()),
         }
     }
 
@@ -242,6 +303,27 @@ mod tests {
         assert_eq!(c.connections, 10_000);
         assert_eq!(c.prefix, "/echo");
         assert_eq!(c.effective_in_flight(), 1);
+    }
+
+    #[test]
+    fn stomp_workloads() {
+        for (name, raw) in [
+            ("stomp-publish", false),
+            ("raw-stomp-publish", true),
+            ("stomp-fanout", false),
+            ("raw-stomp-fanout", true),
+            ("stomp-idle", false),
+            ("raw-stomp-idle", true),
+        ] {
+            let w: Workload = name.parse().unwrap();
+            assert!(w.is_stomp(), "{name}");
+            assert_eq!(w.is_raw(), raw, "{name}");
+            assert_eq!(w.default_prefix(), "/stomp");
+        }
+        assert!(!Workload::WsEcho.is_stomp());
+        let c = LoadConfig::new(Workload::RawStompFanout, ([127, 0, 0, 1], 1).into());
+        assert_eq!(c.connections, 1000);
+        assert_eq!(c.login, ("guest".to_string(), "guest".to_string()));
     }
 
     #[test]

@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::{LoadConfig, Workload};
 use crate::frame::{self, Kind};
+use crate::framing::{EchoFraming, Framing};
 use crate::http_client::HttpConn;
 use crate::payload;
 use crate::procfs;
@@ -32,7 +33,7 @@ use crate::xhr::{self, Receiving};
 const ECHO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Client buffers of the idle connections: ten thousand of them must fit in the client too.
-const READ_BUFFER: usize = 4096;
+pub(crate) const READ_BUFFER: usize = 4096;
 
 pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
     let size = config.message_size;
@@ -47,13 +48,13 @@ pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
         })
         .await;
     }
-    let sockjs = !config.workload.is_raw();
+    let framing = EchoFraming::new(config.workload.is_raw());
     hold(
         config,
         stats,
         ws::connect_all(config, stats, READ_BUFFER),
         |mut c| async move {
-            let r = echo_ws(&mut c, sockjs, size).await;
+            let r = echo_ws(&mut c, &mut framing.clone(), size).await;
             ws::close(c).await;
             r
         },
@@ -64,7 +65,7 @@ pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
 /// The common course of the idle workloads: read the server's RSS, `open` the sessions, let
 /// them settle for the warm-up time, read the RSS again, then `check` every session
 /// (`connect_concurrency` at a time, each within [`ECHO_TIMEOUT`]) and count the results.
-async fn hold<S, Open, Check, Checked>(
+pub(crate) async fn hold<S, Open, Check, Checked>(
     config: &LoadConfig,
     stats: &Stats,
     open: Open,
@@ -126,29 +127,31 @@ fn echo_frame(text: &str, size: usize) -> Result<bool, String> {
     }
 }
 
-/// Send one message on a websocket and wait for its echo (skipping heartbeats).
-async fn echo_ws(ws: &mut Ws, sockjs: bool, size: usize) -> Result<(), String> {
-    let text = if sockjs {
-        echo_request(size)
-    } else {
-        payload::make(0, size)
-    };
+/// Send payload 0 on a websocket with `framing` and wait for it to come back, intact and
+/// alone (heartbeats and control frames are skipped).
+pub(crate) async fn echo_ws<F: Framing>(
+    ws: &mut Ws,
+    framing: &mut F,
+    size: usize,
+) -> Result<(), String> {
+    let mut text = String::new();
+    framing.write(0, size, &mut text);
     ws.send(Message::text(text))
         .await
         .map_err(|e| format!("send: {e}"))?;
     loop {
-        let t = match ws.next().await {
-            Some(Ok(Message::Text(t))) => t,
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(other)) => return Err(format!("unexpected {other:?}")),
-            Some(Err(e)) => return Err(format!("receive: {e}")),
-            None => return Err("the connection ended".into()),
+        let Some(t) = ws::text_of(ws.next().await)? else {
+            continue;
         };
-        if !sockjs {
-            return payload::check(0, size, t.as_str())
-                .map_err(|m| payload::describe(0, &m, t.as_str()));
-        }
-        if echo_frame(t.as_str(), size)? {
+        let mut got = 0;
+        framing.read(t.as_str(), |m| {
+            got += 1;
+            if got > 1 {
+                return Err(format!("a second message: {}", frame::shorten(m)));
+            }
+            payload::check(0, size, m).map_err(|e| payload::describe(0, &e, m))
+        })?;
+        if got == 1 {
             return Ok(());
         }
     }

@@ -31,11 +31,19 @@
 //! | `raw-idle`      | N idle plain websockets (bare)     | server RSS per session           |
 //! | `idle-xhr-streaming` | N idle SockJS `xhr_streaming` sessions | server RSS per session      |
 //! | `raw-idle-streaming` | N idle plain HTTP streaming responses (bare) | server RSS per response |
+//! | `stomp-publish` | STOMP over SockJS websocket: each session publishes to its own topic | delivered messages per second |
+//! | `stomp-fanout`  | STOMP over SockJS websocket: N subscribers of one topic | send → last delivery, p50 |
+//! | `stomp-idle`    | N idle STOMP sessions, one subscription each | server RSS per session |
+//! | `raw-stomp-*`   | the same over plain websockets (RabbitMQ web-STOMP, SockJS raw websocket) | the same |
+//!
+//! The STOMP workloads run against sockjs-rs's `/stomp` endpoint and against RabbitMQ's
+//! web-STOMP plugin with the same client (see the `stomp` module).
 #![deny(missing_docs)]
 
 mod broadcast;
 mod config;
 mod frame;
+mod framing;
 mod http_client;
 mod http_echo;
 mod idle;
@@ -44,6 +52,8 @@ pub mod procfs;
 mod report;
 pub mod servers;
 mod stats;
+mod stomp;
+mod stomp_frame;
 mod ws;
 mod xhr;
 
@@ -75,6 +85,12 @@ pub async fn run(config: &LoadConfig) -> RunReport {
             | Workload::RawIdle
             | Workload::IdleXhrStreaming
             | Workload::RawIdleStreaming => idle::run(config, &stats).await,
+            Workload::StompPublish
+            | Workload::RawStompPublish
+            | Workload::StompFanout
+            | Workload::RawStompFanout
+            | Workload::StompIdle
+            | Workload::RawStompIdle => stomp::run(config, &stats).await,
         }
     };
     let outcome = match tokio::time::timeout(config.hard_timeout, work).await {

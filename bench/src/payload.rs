@@ -11,6 +11,11 @@ use std::fmt::Write as _;
 pub(crate) const MIN_SIZE: usize = 12;
 const PREFIX: usize = 11;
 
+/// The length of a payload asked to be `size` bytes.
+pub(crate) fn len(size: usize) -> usize {
+    size.max(MIN_SIZE)
+}
+
 /// Append the payload of `seq` (`size` bytes, at least [`MIN_SIZE`]) to `out`.
 pub(crate) fn write(seq: u64, size: usize, out: &mut String) {
     let size = size.max(MIN_SIZE);

@@ -172,7 +172,9 @@ pub(crate) fn build(
         Workload::Broadcast
         | Workload::RawBroadcast
         | Workload::RoomBroadcast
-        | Workload::EndpointBroadcast => (
+        | Workload::EndpointBroadcast
+        | Workload::StompFanout
+        | Workload::RawStompFanout => (
             broadcast_ms.as_ref().map_or(0.0, |l| l.p50),
             "broadcast_p50",
             "ms",
@@ -181,7 +183,9 @@ pub(crate) fn build(
         Workload::Idle
         | Workload::RawIdle
         | Workload::IdleXhrStreaming
-        | Workload::RawIdleStreaming => (
+        | Workload::RawIdleStreaming
+        | Workload::StompIdle
+        | Workload::RawStompIdle => (
             kb_per_session.unwrap_or(0.0),
             "rss_per_session",
             "kB",

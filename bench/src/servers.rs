@@ -1,4 +1,4 @@
-//! The Rust servers under test: sockjs-rs (`/echo`, `/broadcast`, `/room`, `/all`) and the bare reference
+//! The Rust servers under test: sockjs-rs (`/echo`, `/broadcast`, `/room`, `/all`, `/stomp`) and the bare reference
 //! (plain websocket echo at any path, plain websocket broadcast under `/broadcast`, `POST`
 //! echo), each an accept loop over hyper's HTTP/1.1 server.
 
@@ -21,6 +21,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use sockjs_hyper::{Config, Connection, ConnectionSender, SockJs};
+use sockjs_stomp::broker::StompBroker;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -32,13 +33,15 @@ const BARE_MAX_BODY: usize = 1024 * 1024;
 
 /// The sockjs-rs endpoints of the benchmark, default configuration: `/echo`, `/broadcast` (the
 /// application's own room, as the sockjs-node server has it), `/room` (the hub's room) and
-/// `/all` (`SockJs::broadcast` to the endpoint's sessions).
+/// `/all` (`SockJs::broadcast` to the endpoint's sessions) and `/stomp` (a [`StompBroker`]
+/// with Spring's conventions, as the conformance server's).
 #[derive(Clone, Debug)]
 pub struct SockJsApp {
     echo: SockJs,
     broadcast: SockJs,
     room: SockJs,
     all: SockJs,
+    stomp: StompBroker,
 }
 
 /// The members of the broadcast endpoint (application state, not the library's).
@@ -98,9 +101,24 @@ async fn endpoint_broadcast(mut conn: Connection) {
     }
 }
 
+/// `/stomp`: the broker's defaults (application prefix `/app`, broker prefixes `/topic` and
+/// `/queue`, user prefix `/user`, server heart-beat 10000,10000) over the default SockJS
+/// [`Config`]; a `CONNECT`'s `login` names the user, as on the conformance server. The
+/// benchmark publishes to `/topic/...` directly (what RabbitMQ, with no application
+/// handlers, also serves).
+fn stomp_broker() -> Result<StompBroker, sockjs_stomp::broker::BuildError> {
+    StompBroker::builder("/stomp")
+        .sockjs_config(Config::default())
+        .authenticator(|info| {
+            let user = info.login().filter(|l| !l.is_empty()).map(str::to_owned);
+            async move { Ok(user) }
+        })
+        .build()
+}
+
 impl SockJsApp {
     /// Build the endpoints with [`Config::default`].
-    pub fn new() -> Result<SockJsApp, sockjs_hyper::Error> {
+    pub fn new() -> Result<SockJsApp, Box<dyn std::error::Error + Send + Sync>> {
         let room = Arc::new(Room::default());
         Ok(SockJsApp {
             echo: SockJs::new("/echo", Config::default(), echo)?,
@@ -109,6 +127,7 @@ impl SockJsApp {
             })?,
             room: SockJs::new("/room", Config::default(), hub_room)?,
             all: SockJs::new("/all", Config::default(), endpoint_broadcast)?,
+            stomp: stomp_broker()?,
         })
     }
 
@@ -123,6 +142,8 @@ impl SockJsApp {
             self.room.handle(req).await
         } else if self.all.matches(path) {
             self.all.handle(req).await
+        } else if self.stomp.endpoint().matches(path) {
+            self.stomp.endpoint().handle(req).await
         } else {
             text(StatusCode::NOT_FOUND, "404 Not Found\n")
         }

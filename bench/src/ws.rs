@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::config::LoadConfig;
-use crate::frame::{self, Kind};
+use crate::framing::{EchoFraming, Framing};
 use crate::payload;
 use crate::stats::{self, measure, Outcome, Stats, Window};
 
@@ -41,22 +42,28 @@ pub(crate) fn session_path(prefix: &str, index: usize, transport: &str) -> Strin
     format!("{}/{transport}", session_base(prefix, index))
 }
 
-/// The websocket path of connection `index`: a SockJS session URL, or `<prefix>/websocket`
-/// for the bare server (which answers at any path).
+/// The websocket path of connection `index`: a SockJS session URL, or for the plain websocket
+/// workloads `--ws-path` (default `<prefix>/websocket`: the bare server answers at any path,
+/// a SockJS endpoint there with its raw websocket).
 pub(crate) fn ws_path(config: &LoadConfig, index: usize) -> String {
     if config.workload.is_raw() {
-        format!("{}/websocket", config.prefix)
+        config
+            .ws_path
+            .clone()
+            .unwrap_or_else(|| format!("{}/websocket", config.prefix))
     } else {
         session_path(&config.prefix, index, "websocket")
     }
 }
 
-/// Open a websocket to `path` on `addr`; for SockJS (`sockjs`), also wait for the `o` frame.
+/// Open a websocket to `path` on `addr`, asking for `subprotocol` if given; for SockJS
+/// (`sockjs`), also wait for the `o` frame.
 pub(crate) async fn connect(
     addr: SocketAddr,
     path: &str,
     sockjs: bool,
     read_buffer: usize,
+    subprotocol: Option<&str>,
 ) -> Result<Ws, String> {
     let stream = TcpStream::connect(addr)
         .await
@@ -69,8 +76,18 @@ pub(crate) async fn connect(
         .read_buffer_size(read_buffer)
         .write_buffer_size(read_buffer);
     let url = format!("ws://{addr}{path}");
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| format!("websocket request {path}: {e}"))?;
+    if let Some(p) = subprotocol {
+        let value = p.parse().map_err(|e| format!("subprotocol {p:?}: {e}"))?;
+        request
+            .headers_mut()
+            .insert(http::header::SEC_WEBSOCKET_PROTOCOL, value);
+    }
     let (mut ws, _response) =
-        tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(config))
+        tokio_tungstenite::client_async_with_config(request, stream, Some(config))
             .await
             .map_err(|e| format!("websocket handshake {path}: {e}"))?;
     if sockjs {
@@ -89,9 +106,10 @@ pub(crate) async fn connect(
 pub(crate) async fn connect_all(config: &LoadConfig, stats: &Stats, read_buffer: usize) -> Vec<Ws> {
     let sockjs = !config.workload.is_raw();
     let addr = config.target;
+    let subprotocol = config.subprotocol.as_deref();
     stats::open_all(config, stats, |i| {
         let path = ws_path(config, i);
-        async move { connect(addr, &path, sockjs, read_buffer).await }
+        async move { connect(addr, &path, sockjs, read_buffer, subprotocol).await }
     })
     .await
 }
@@ -107,29 +125,58 @@ pub(crate) async fn close(mut ws: Ws) {
 
 /// What each echo connection needs to know.
 #[derive(Clone, Copy)]
-struct EchoParams {
-    sockjs: bool,
-    in_flight: usize,
-    size: usize,
-    window: Window,
-    drain: Duration,
+pub(crate) struct EchoParams {
+    pub(crate) in_flight: usize,
+    pub(crate) size: usize,
+    pub(crate) window: Window,
+    pub(crate) drain: Duration,
+}
+
+impl EchoParams {
+    /// The parameters of `config`'s run, measured in `window`.
+    pub(crate) fn new(config: &LoadConfig, window: Window) -> EchoParams {
+        EchoParams {
+            in_flight: config.effective_in_flight(),
+            size: config.message_size,
+            window,
+            drain: config.drain,
+        }
+    }
+}
+
+/// [`connect_all`], each connection with the workload's framing: SockJS, or plain for the
+/// raw workloads.
+pub(crate) async fn connect_framed(
+    config: &LoadConfig,
+    stats: &Stats,
+    read_buffer: usize,
+) -> Vec<(Ws, EchoFraming)> {
+    let framing = EchoFraming::new(config.workload.is_raw());
+    let conns = connect_all(config, stats, read_buffer).await;
+    conns.into_iter().map(|ws| (ws, framing)).collect()
 }
 
 /// `ws-echo`, `raw-ws-echo`, `ws-rtt`, `raw-ws-rtt`.
 pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
-    let conns = connect_all(config, stats, 16 * 1024).await;
+    let conns = connect_framed(config, stats, 16 * 1024).await;
+    run_echo(config, stats, conns).await
+}
+
+/// Echo on every connection of `conns`, each with its framing, and measure.
+pub(crate) async fn run_echo<F>(
+    config: &LoadConfig,
+    stats: &Arc<Stats>,
+    conns: Vec<(Ws, F)>,
+) -> Outcome
+where
+    F: Framing + Send + 'static,
+{
     let sessions = conns.len();
     let window = Window::starting_now(config);
-    let params = EchoParams {
-        sockjs: !config.workload.is_raw(),
-        in_flight: config.effective_in_flight(),
-        size: config.message_size,
-        window,
-        drain: config.drain,
-    };
+    let params = EchoParams::new(config, window);
     let mut tasks = JoinSet::new();
-    for ws in conns {
-        tasks.spawn(echo_connection(ws, params, Arc::clone(stats)));
+    for (ws, framing) in conns {
+        tasks.spawn(echo_connection(ws, framing, params, Arc::clone(stats)));
     }
     let measured = measure(config, stats, window).await;
     while tasks.join_next().await.is_some() {}
@@ -140,33 +187,17 @@ pub(crate) async fn run(config: &LoadConfig, stats: &Arc<Stats>) -> Outcome {
     }
 }
 
-/// One connection's state while echoing.
-struct Echo {
+/// One connection's count of what it sent and received.
+struct Tally {
     params: EchoParams,
     next_send: u64,
     next_recv: u64,
     sent_at: VecDeque<Instant>,
     latencies: Vec<u64>,
-    out: String,
 }
 
-impl Echo {
-    /// The next message to send, framed for the server.
-    fn next_message(&mut self) -> Message {
-        self.out.clear();
-        if self.params.sockjs {
-            self.out.push_str("[\"");
-            payload::write(self.next_send, self.params.size, &mut self.out);
-            self.out.push_str("\"]");
-        } else {
-            payload::write(self.next_send, self.params.size, &mut self.out);
-        }
-        self.next_send += 1;
-        self.sent_at.push_back(Instant::now());
-        Message::text(self.out.as_str())
-    }
-
-    /// Check one echoed message; `Err` ends the connection.
+impl Tally {
+    /// Check one echoed payload; `Err` ends the connection.
     fn received(&mut self, message: &str, stats: &Stats) -> Result<(), String> {
         let seq = self.next_recv;
         if let Err(m) = payload::check(seq, self.params.size, message) {
@@ -189,35 +220,67 @@ impl Echo {
     }
 }
 
-async fn echo_connection(mut ws: Ws, params: EchoParams, stats: Arc<Stats>) {
+/// One connection's state while echoing.
+struct Echo<F> {
+    framing: F,
+    tally: Tally,
+    out: String,
+}
+
+impl<F: Framing> Echo<F> {
+    /// The next message to send, framed for the server.
+    fn next_message(&mut self) -> Message {
+        self.out.clear();
+        let seq = self.tally.next_send;
+        self.framing
+            .write(seq, self.tally.params.size, &mut self.out);
+        self.tally.next_send += 1;
+        self.tally.sent_at.push_back(Instant::now());
+        Message::text(self.out.as_str())
+    }
+}
+
+async fn echo_connection<F: Framing>(
+    mut ws: Ws,
+    framing: F,
+    params: EchoParams,
+    stats: Arc<Stats>,
+) {
     let mut echo = Echo {
-        params,
-        next_send: 0,
-        next_recv: 0,
-        sent_at: VecDeque::with_capacity(params.in_flight),
-        latencies: Vec::new(),
+        framing,
+        tally: Tally {
+            params,
+            next_send: 0,
+            next_recv: 0,
+            sent_at: VecDeque::with_capacity(params.in_flight),
+            latencies: Vec::new(),
+        },
         out: String::new(),
     };
     let result = echo_loop(&mut ws, &mut echo, &stats).await;
     if let Err(e) = result {
         stats.error(e);
     }
-    stats.add_latencies(std::mem::take(&mut echo.latencies));
+    stats.add_latencies(std::mem::take(&mut echo.tally.latencies));
     close(ws).await;
 }
 
-async fn echo_loop(ws: &mut Ws, echo: &mut Echo, stats: &Stats) -> Result<(), String> {
-    let window = echo.params.window;
-    for _ in 0..echo.params.in_flight {
+async fn echo_loop<F: Framing>(
+    ws: &mut Ws,
+    echo: &mut Echo<F>,
+    stats: &Stats,
+) -> Result<(), String> {
+    let window = echo.tally.params.window;
+    for _ in 0..echo.tally.params.in_flight {
         let m = echo.next_message();
         ws.feed(m).await.map_err(|e| format!("send: {e}"))?;
         stats.sent.fetch_add(1, Ordering::Relaxed);
     }
     ws.flush().await.map_err(|e| format!("send: {e}"))?;
-    let drain_until = window.to + echo.params.drain;
+    let drain_until = window.to + echo.tally.params.drain;
     loop {
         let loading = Instant::now() < window.to;
-        if !loading && echo.outstanding() == 0 {
+        if !loading && echo.tally.outstanding() == 0 {
             return Ok(());
         }
         let deadline = if loading { window.to } else { drain_until };
@@ -225,12 +288,12 @@ async fn echo_loop(ws: &mut Ws, echo: &mut Echo, stats: &Stats) -> Result<(), St
             Ok(incoming) => incoming,
             Err(_) if loading => continue,
             Err(_) => {
-                let lost = echo.outstanding();
+                let lost = echo.tally.outstanding();
                 stats.errors_n(lost, "echo not received before the end of the drain");
                 return Ok(());
             }
         };
-        let before = echo.next_recv;
+        let before = echo.tally.next_recv;
         handle_incoming(incoming, echo, stats)?;
         // Take whatever else has already arrived, so that one flush answers all of it.
         for _ in 0..MAX_BATCH {
@@ -239,7 +302,7 @@ async fn echo_loop(ws: &mut Ws, echo: &mut Echo, stats: &Stats) -> Result<(), St
                 None => break,
             }
         }
-        let answered = echo.next_recv - before;
+        let answered = echo.tally.next_recv - before;
         if Instant::now() < window.to && answered > 0 {
             for _ in 0..answered {
                 let m = echo.next_message();
@@ -251,35 +314,30 @@ async fn echo_loop(ws: &mut Ws, echo: &mut Echo, stats: &Stats) -> Result<(), St
     }
 }
 
-/// Check one incoming websocket message (a SockJS frame or a raw echo).
-fn handle_incoming(
+/// Check one incoming websocket message: its payloads go to the tally.
+fn handle_incoming<F: Framing>(
     incoming: Option<Result<Message, WsError>>,
-    echo: &mut Echo,
+    echo: &mut Echo<F>,
     stats: &Stats,
 ) -> Result<(), String> {
-    match incoming {
-        Some(Ok(Message::Text(t))) => {
-            if !echo.params.sockjs {
-                return echo.received(t.as_str(), stats);
-            }
-            let mut bad = None;
-            let kind = frame::parse(t.as_str(), |m| {
-                if bad.is_none() {
-                    if let Err(e) = echo.received(m, stats) {
-                        bad = Some(e);
-                    }
-                }
-            })?;
-            if let Some(e) = bad {
-                return Err(e);
-            }
-            match kind {
-                Kind::Messages(_) | Kind::Heartbeat => Ok(()),
-                Kind::Open => Err("a second open frame".into()),
-                Kind::Close(c) => Err(format!("the server closed the session: {c}")),
-            }
+    let text = text_of(incoming)?;
+    match text {
+        Some(t) => {
+            let tally = &mut echo.tally;
+            echo.framing.read(t.as_str(), |m| tally.received(m, stats))
         }
-        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Ok(()),
+        None => Ok(()),
+    }
+}
+
+/// The text of an incoming websocket message; `None` for control frames, which carry nothing
+/// for the workloads; an error for binary messages, closes and failures.
+pub(crate) fn text_of(
+    incoming: Option<Result<Message, WsError>>,
+) -> Result<Option<tokio_tungstenite::tungstenite::Utf8Bytes>, String> {
+    match incoming {
+        Some(Ok(Message::Text(t))) => Ok(Some(t)),
+        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Ok(None),
         Some(Ok(Message::Binary(_))) => Err("unexpected binary message".into()),
         Some(Ok(Message::Close(c))) => Err(format!("the server closed: {c:?}")),
         Some(Err(e)) => Err(format!("receive: {e}")),

@@ -1,6 +1,8 @@
 //! Smoke test of the benchmark, so it cannot rot: every workload of the load generator runs
 //! for about a second, with a few connections, against the in-process sockjs-rs server (or
-//! the bare server for the raw workloads), and must count messages and no error.
+//! the bare server for the raw workloads but the STOMP ones), and must count messages and no
+//! error. RabbitMQ, the STOMP workloads' other server, is not part of the tests (only of
+//! `bench/run.sh`).
 //!
 //! The servers run on their own threads and runtimes, as separate processes would; the
 //! numbers are meaningless here (the test shares the machine with everything else).
@@ -24,7 +26,9 @@ fn bare_server() -> SocketAddr {
 
 /// A short run of `workload` with `connections` connections.
 fn short(workload: Workload, connections: usize) -> LoadConfig {
-    let target = if workload.is_raw() {
+    // The raw STOMP workloads use sockjs-rs's `/stomp/websocket`: the bare server has no
+    // STOMP.
+    let target = if workload.is_raw() && !workload.is_stomp() {
         bare_server()
     } else {
         sockjs_server()
@@ -181,6 +185,66 @@ fn raw_idle_streaming() {
         r.received_total, 50,
         "a line went through every held response"
     );
+}
+
+#[test]
+fn stomp_publish() {
+    throughput(Workload::StompPublish, 4);
+}
+
+#[test]
+fn raw_stomp_publish() {
+    throughput(Workload::RawStompPublish, 4);
+}
+
+#[test]
+fn stomp_fanout() {
+    broadcasts(Workload::StompFanout);
+}
+
+#[test]
+fn raw_stomp_fanout() {
+    broadcasts(Workload::RawStompFanout);
+}
+
+#[test]
+fn stomp_idle() {
+    let r = run(short(Workload::StompIdle, 50));
+    assert!(r.kb_per_session.is_some(), "RSS read");
+    assert_eq!(r.metric, "rss_per_session");
+    assert_eq!(
+        r.received_total, 50,
+        "a message went through every idle session"
+    );
+}
+
+#[test]
+fn raw_stomp_idle() {
+    let r = run(short(Workload::RawStompIdle, 50));
+    assert!(r.kb_per_session.is_some(), "RSS read");
+    assert_eq!(r.received_total, 50);
+}
+
+/// The STOMP workloads against an endpoint that is not a STOMP broker (`/echo` answers
+/// `CONNECT` with `CONNECT`): every session fails to open, and each failure is counted.
+#[test]
+fn stomp_against_an_echo_endpoint_counts_errors() {
+    for workload in [Workload::StompPublish, Workload::RawStompIdle] {
+        let mut c = short(workload, 3);
+        c.prefix = "/echo".into();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let r = rt.block_on(sockjs_bench::run(&c));
+        assert_eq!(r.sessions, 0, "{workload}");
+        assert_eq!(r.errors, 3, "{workload}: {:?}", r.error_samples);
+        assert!(
+            r.error_samples[0].contains("expected CONNECTED"),
+            "{:?}",
+            r.error_samples
+        );
+    }
 }
 
 /// A short run of `workload` with `connections` connections against a port nothing listens on.

@@ -208,6 +208,54 @@ async fn channels_span_nodes() {
     assert_eq!(b.hub.stats().received, 5);
 }
 
+#[tokio::test(start_paused = true)]
+async fn publishing_to_other_nodes_skips_this_nodes_subscriptions_only() {
+    let bus = MemoryBus::new();
+    let (a, b) = (
+        node(&bus, LoginPolicy::Allow),
+        node(&bus, LoginPolicy::Allow),
+    );
+    assert!(a.hub.has_backend());
+    let mut on_a = a.hub.subscribe("/topic/q").unwrap();
+    let mut on_b = b.hub.subscribe("/topic/q").unwrap();
+    // Interleaved with ordinary publications: b gets all of them, in order; a only its
+    // ordinary ones (its own node's subscribers are the caller's business).
+    let mut expected_on_a = Vec::new();
+    for i in 0..6 {
+        let payload = format!("p{i}");
+        let d = if i % 2 == 0 {
+            a.hub.publish_to_other_nodes("/topic/q", payload).unwrap()
+        } else {
+            expected_on_a.push(payload.clone());
+            a.hub.publish("/topic/q", payload).unwrap()
+        };
+        assert_eq!((d.sent, d.published), (usize::from(i % 2 == 1), true));
+    }
+    // b's own publication to others reaches a, not b.
+    b.hub.publish_to_other_nodes("/topic/q", "from-b").unwrap();
+    expected_on_a.push("from-b".into());
+    bus.settle().await;
+    for i in 0..6 {
+        assert_eq!(on_b.recv().await, Some(Ok(format!("p{i}").into())));
+    }
+    for payload in expected_on_a {
+        assert_eq!(on_a.recv().await, Some(Ok(payload.into())));
+    }
+    assert!(
+        futures::FutureExt::now_or_never(on_a.recv()).is_none(),
+        "nothing else on a"
+    );
+    assert!(
+        futures::FutureExt::now_or_never(on_b.recv()).is_none(),
+        "nothing else on b"
+    );
+    assert_eq!(b.hub.stats().gaps, 0);
+    assert_eq!(
+        a.hub.publish_to_other_nodes("", "x"),
+        Err(HubError::InvalidName)
+    );
+}
+
 /// Runs `rounds` races of two logins of one user, one on each node, on a multi-threaded
 /// runtime; returns each round's two outcomes (a reply, or the close frame).
 async fn race(

@@ -53,8 +53,11 @@ fn escape_mode(version: Option<Version>, command: Command) -> Escape {
 }
 
 fn push_escaped(out: &mut String, text: &str, mode: Escape, is_name: bool) {
-    let special = |c: char| matches!(c, '\\' | '\n' | '\r' | ':');
-    if !text.contains(special) {
+    // A byte scan: every special character is ASCII, and most text has none.
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b'\\' | b'\n' | b'\r' | b':'))
+    {
         out.push_str(text);
         return;
     }
@@ -94,6 +97,14 @@ impl Writer {
         self.out.push(':');
         push_escaped(&mut self.out, value, self.mode, false);
         self.out.push('\n');
+    }
+
+    /// The `content-length` header, written without escaping or a temporary string (digits
+    /// need none).
+    fn content_length(&mut self, len: usize) {
+        use std::fmt::Write as _;
+        // Writing to a String cannot fail.
+        let _ = writeln!(self.out, "content-length:{len}");
     }
 
     fn finish(mut self, body: &str) -> String {
@@ -276,7 +287,7 @@ impl MessageFrame<'_> {
         if let Some(ct) = self.content_type {
             w.header("content-type", ct);
         }
-        w.header("content-length", &self.body.len().to_string());
+        w.content_length(self.body.len());
         for (name, value) in self.headers {
             if !RESERVED_MESSAGE_HEADERS.contains(&name.as_str()) {
                 w.header(name, value);

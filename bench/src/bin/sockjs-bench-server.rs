@@ -8,7 +8,8 @@
 //! on one port) instead of hyper's HTTP/1.1 connection, to measure what offering HTTP/2 beside
 //! HTTP/1.1 costs HTTP/1.1 clients.
 //!
-//! Serves `/echo` (echo) and `/broadcast` (every message to every session) with the default
+//! Serves `/echo` (echo), `/broadcast` (every message to every session), `/room` (a hub room)
+//! and `/stomp` (the STOMP broker with Spring's conventions) with the default
 //! configuration: heartbeat 25 s, response limit 128 KiB. Prints `listening on ADDR` once
 //! bound. Logging is off unless `--log` is given (then `RUST_LOG` sets the filter, default
 //! `info`), so that it costs nothing in a measurement. The tokio runtime uses one worker per

@@ -5,12 +5,18 @@
 //!             [--connections N] [--in-flight N] [--size BYTES]
 //!             [--warmup SECS] [--duration SECS] [--drain SECS] [--timeout SECS]
 //!             [--repetitions N] [--concurrency N] [--server-pid PID]
+//!             [--ws-path PATH] [--subprotocol NAME] [--login USER] [--passcode PASS]
 //!             [--json-out FILE] [--log]
 //! ```
 //!
 //! WORKLOAD is one of `ws-echo`, `raw-ws-echo`, `ws-rtt`, `raw-ws-rtt`, `xhr-streaming`,
-//! `xhr-polling`, `http-echo`, `broadcast`, `idle`, `raw-idle`, `idle-xhr-streaming`,
-//! `raw-idle-streaming` (see the `sockjs_bench` crate docs). Prints one JSON line to stdout
+//! `xhr-polling`, `http-echo`, `broadcast`, `raw-broadcast`, `room-broadcast`, `idle`,
+//! `raw-idle`, `idle-xhr-streaming`, `raw-idle-streaming`, `stomp-publish`, `stomp-fanout`,
+//! `stomp-idle` and `raw-stomp-publish`, `raw-stomp-fanout`, `raw-stomp-idle` (see the
+//! `sockjs_bench` crate docs). The plain websocket workloads open `--ws-path` (default
+//! `PREFIX/websocket`), asking for `--subprotocol` if given: RabbitMQ's web-STOMP is
+//! `--ws-path /ws --subprotocol v12.stomp`. The STOMP workloads log in as `--login` /
+//! `--passcode` (default `guest` / `guest`). Prints one JSON line to stdout
 //! (also appended to `--json-out FILE`) and one line for people to stderr. Exits 1 if the run
 //! counted any error, 2 on bad arguments.
 //!
@@ -28,7 +34,8 @@ use sockjs_bench::{LoadConfig, Workload};
 const USAGE: &str =
     "usage: sockjs-load WORKLOAD [--target ADDR:PORT] [--label NAME] [--prefix PATH] \
 [--connections N] [--in-flight N] [--size BYTES] [--warmup SECS] [--duration SECS] [--drain SECS] \
-[--timeout SECS] [--repetitions N] [--concurrency N] [--server-pid PID] [--json-out FILE] [--log]";
+[--timeout SECS] [--repetitions N] [--concurrency N] [--server-pid PID] [--ws-path PATH] \
+[--subprotocol NAME] [--login USER] [--passcode PASS] [--json-out FILE] [--log]";
 
 struct Args {
     config: LoadConfig,
@@ -89,6 +96,10 @@ fn parse_args() -> Result<Args, String> {
             "--repetitions" => config.repetitions = number(&flag, &v)?,
             "--concurrency" => config.connect_concurrency = number(&flag, &v)?,
             "--server-pid" => config.server_pid = Some(number(&flag, &v)?),
+            "--ws-path" => config.ws_path = Some(v),
+            "--subprotocol" => config.subprotocol = Some(v),
+            "--login" => config.login.0 = v,
+            "--passcode" => config.login.1 = v,
             "--json-out" => json_out = Some(v),
             _ => return Err(format!("unknown argument {flag:?}")),
         }

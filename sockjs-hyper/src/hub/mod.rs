@@ -399,6 +399,47 @@ impl Hub {
         })
     }
 
+    /// Publish `payload` on `channel` to its subscribers on the **other** nodes only: not
+    /// to this node's subscriptions. For a protocol layer that delivers to its own node's
+    /// subscribers itself (as `sockjs-stomp`'s broker does, straight from the publishing
+    /// task) and needs the hub only to reach the rest of the cluster; a publication from
+    /// another node still reaches this node's subscriptions as with [`Hub::publish`] (a node
+    /// never receives its own publications back from the backend). Without a backend this
+    /// does nothing and returns `Ok` with an empty [`Delivery`] (see
+    /// [`Hub::has_backend`]). The cross-node guarantee is [`Hub::publish`]'s: per node, in
+    /// publication order across both calls, at most once.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sockjs_hyper::hub::Hub;
+    /// let hub = Hub::new();
+    /// let _here = hub.subscribe("prices")?;
+    /// let delivery = hub.publish_to_other_nodes("prices", "42")?;
+    /// // No backend: nobody else to reach, and this node's subscription gets nothing.
+    /// assert_eq!((delivery.sent, delivery.published), (0, false));
+    /// assert!(!hub.has_backend());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn publish_to_other_nodes(
+        &self,
+        channel: &str,
+        payload: impl Into<Bytes>,
+    ) -> Result<Delivery, HubError> {
+        let payload = payload.into();
+        self.inner.check(channel, payload.len())?;
+        self.inner
+            .cluster(Delivery::default(), || Operation::Channel {
+                channel: channel.into(),
+                payload,
+            })
+    }
+
+    /// Whether the hub has a cluster backend (its operations can reach other nodes).
+    pub fn has_backend(&self) -> bool {
+        self.inner.backend.is_some()
+    }
+
     /// A snapshot of the hub's statistics.
     pub fn stats(&self) -> HubStats {
         self.inner.stats()

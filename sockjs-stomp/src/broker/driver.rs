@@ -18,9 +18,9 @@ use sockjs_hyper::{Connection, RequestInfo, SendError};
 use tokio::sync::mpsc;
 
 use super::auth::{Access, Action, AuthResult, ConnectInfo, Refusal};
-use super::registry::{Item, Key, SessionShared, Target};
+use super::registry::{Item, Key, Lookup, SessionShared, Target};
 use super::stats::{add, sub};
-use super::{AppMessage, Inner, Message, PublishError, SlowSubscriber, StompBroker, StompSession};
+use super::{AppMessage, Inner, PublishError, SlowSubscriber, StompBroker, StompSession};
 use crate::encode::RESERVED_MESSAGE_HEADERS;
 use crate::frame::Headers;
 use crate::route::Route;
@@ -63,6 +63,8 @@ struct Driver {
     request: Arc<RequestInfo>,
     user: Option<Arc<str>>,
     connected: bool,
+    /// The destinations this session publishes to.
+    destinations: Lookup,
 }
 
 pub(super) async fn run(inner: Arc<Inner>, conn: Connection) {
@@ -84,6 +86,7 @@ pub(super) async fn run(inner: Arc<Inner>, conn: Connection) {
         request: Arc::new(conn.request().clone()),
         user: None,
         connected: false,
+        destinations: Lookup::default(),
     };
     let close_when_slow = inner.fanout.slow == SlowSubscriber::Close;
     let mut conn = conn;
@@ -351,7 +354,8 @@ impl Driver {
                 return;
             }
         };
-        let message = Message {
+        let message = OutboundMessage {
+            destination: key.destination().to_owned(),
             content_type: p.content_type,
             headers: p
                 .headers
@@ -361,7 +365,8 @@ impl Driver {
                 .collect(),
             body: p.body,
         };
-        match self.inner.publish(&key, &message) {
+        let local = self.destinations.get(&self.inner.registry, &key);
+        match self.inner.publish(&key, local, message) {
             Ok(()) => {}
             Err(PublishError::Hub(sockjs_hyper::hub::HubError::Cluster { cause, .. })) => {
                 tracing::warn!(error = %cause, "published on this node only");

@@ -66,19 +66,6 @@ impl Message {
         self
     }
 
-    /// The most a `MESSAGE` frame carrying this message can take, its destination being
-    /// `destination_len` bytes: every header byte counted twice (escaping doubles a byte at
-    /// worst), plus [`FRAME_OVERHEAD`] for the frame's own lines.
-    pub(crate) fn frame_bound(&self, destination_len: usize) -> usize {
-        let headers: usize = self
-            .headers
-            .iter()
-            .map(|(n, v)| 2 * (n.len() + v.len()) + 2)
-            .sum();
-        let content_type = self.content_type.as_ref().map_or(0, |c| 2 * c.len());
-        FRAME_OVERHEAD + 2 * destination_len + content_type + headers + self.body.len()
-    }
-
     pub(crate) fn into_outbound(self, destination: &str) -> OutboundMessage {
         OutboundMessage {
             destination: destination.to_owned(),
@@ -104,20 +91,38 @@ impl From<String> for Message {
 /// First byte of a channel payload: the format's version.
 const FORMAT: u8 = 1;
 
-/// Encodes a publication for a hub channel: the format byte, the content type (a presence
-/// byte and a length-prefixed string), the header count and length-prefixed names and values,
-/// then the body to the end. The destination is not carried: the channel names it.
-pub(crate) fn encode(message: &Message) -> Bytes {
+/// The length of [`encode`]'s payload for `message`, without encoding it.
+/// The most a `MESSAGE` frame carrying `message` can take, its destination being
+/// `destination_len` bytes: every header byte counted twice (escaping doubles a byte at worst),
+/// plus [`FRAME_OVERHEAD`] for the frame's own lines.
+pub(crate) fn frame_bound(message: &OutboundMessage, destination_len: usize) -> usize {
+    let headers: usize = message
+        .headers
+        .iter()
+        .map(|(n, v)| 2 * (n.len() + v.len()) + 2)
+        .sum();
+    let content_type = message.content_type.as_ref().map_or(0, |c| 2 * c.len());
+    FRAME_OVERHEAD + 2 * destination_len + content_type + headers + message.body.len()
+}
+
+pub(crate) fn encoded_len(message: &OutboundMessage) -> usize {
     let headers: usize = message
         .headers
         .iter()
         .map(|(n, v)| 8 + n.len() + v.len())
         .sum();
-    let ct = message.content_type.as_deref();
-    let mut out =
-        BytesMut::with_capacity(10 + ct.map_or(0, str::len) + headers + message.body.len());
+    let ct = message.content_type.as_deref().map_or(0, |ct| 4 + ct.len());
+    // Format byte, content-type presence byte, header count.
+    6 + ct + headers + message.body.len()
+}
+
+/// Encodes a publication for a hub channel: the format byte, the content type (a presence
+/// byte and a length-prefixed string), the header count and length-prefixed names and values,
+/// then the body to the end. The destination is not carried: the channel names it.
+pub(crate) fn encode(message: &OutboundMessage) -> Bytes {
+    let mut out = BytesMut::with_capacity(encoded_len(message));
     out.put_u8(FORMAT);
-    match ct {
+    match message.content_type.as_deref() {
         Some(ct) => {
             out.put_u8(1);
             put_str(&mut out, ct);
@@ -216,15 +221,17 @@ mod tests {
                 .header("", ""),
             Message::text("é ✓ \u{1F600}"),
         ] {
+            let m = m.into_outbound("/topic/x");
             let payload = encode(&m);
+            assert_eq!(payload.len(), encoded_len(&m));
             let back = decode(&payload, "/topic/x").unwrap();
-            assert_eq!(back, m.clone().into_outbound("/topic/x"));
+            assert_eq!(back, m);
         }
     }
 
     #[test]
     fn every_truncation_and_corruption_is_an_error_not_a_panic() {
-        let payload = encode(&Message::json("body").header("k", "v"));
+        let payload = encode(&Message::json("body").header("k", "v").into_outbound("/d"));
         for n in 0..payload.len() - "body".len() {
             assert_eq!(decode(&payload[..n], "/d"), Err(BadPayload), "cut at {n}");
         }

@@ -68,11 +68,13 @@
 //!
 //! # Fan-out, queues and slow subscribers
 //!
-//! Each destination with subscribers on a node is one hub channel subscription of that node
-//! ([`Hub::subscribe`]): a publication is one [`Hub::publish`], which the hub hands to this
-//! node's subscription and, with a backend (e.g. `sockjs-redis`), to every other node; each
-//! node fans it out to its own sessions. So topics and user destinations span the cluster
-//! with no change to the broker or the application.
+//! A publication (a client's `SEND`, or [`StompBroker::publish`] from server code) is queued
+//! to this node's subscribers straight from the publishing task, and handed to the hub only
+//! to reach the other nodes ([`Hub::publish_to_other_nodes`], with a backend such as
+//! `sockjs-redis`; without one the hub is not involved at all). On a node with a backend,
+//! each destination with subscribers there is one hub channel subscription ([`Hub::subscribe`])
+//! whose task fans the other nodes' publications out to the node's sessions. So topics and
+//! user destinations span the cluster with no change to the broker or the application.
 //!
 //! Every session has one bounded queue ([`StompBrokerBuilder::session_queue`], 1024 messages
 //! by default) between the fan-out and its task, which writes `MESSAGE` frames to the SockJS
@@ -82,11 +84,13 @@
 //! [`SlowSubscriber::Close`] the session also gets an `ERROR` frame and is closed, as
 //! Spring closes a session whose send buffer overflows. Nothing is ever buffered without
 //! bound, and a slow session never slows the others: the fan-out never waits. On a message's
-//! way the only locks are short ones, never held across a wait: a publication takes the hub
-//! channel's shard lock for one queue operation ([`Hub::publish`]), and the destination's
-//! fan-out task copies its subscriber list (an `Arc`) under that destination's own lock,
-//! which otherwise only `SUBSCRIBE` and `UNSUBSCRIBE` of that destination take; the
-//! destination table's locks are taken on `SUBSCRIBE` and `UNSUBSCRIBE` only.
+//! way the only locks are short ones, never held across a wait: a destination's subscriber
+//! list is an `Arc` snapshot copied under that destination's own lock (which otherwise only
+//! `SUBSCRIBE` and `UNSUBSCRIBE` of that destination take); a session finds the destinations
+//! it publishes to through its own cache, which goes back to the destination table (sharded
+//! locks) only after a destination was added or removed on the node, while server code's
+//! [`StompBroker::publish`] looks the destination up there each time (one shard lock);
+//! a publication to the other nodes takes the hub's locks of [`Hub::publish_to_other_nodes`].
 //!
 //! # Acknowledgements
 //!
@@ -156,7 +160,8 @@ pub use stats::BrokerStats;
 use crate::config::{Config, ConfigError};
 use crate::frame::Headers;
 use crate::route::Route;
-use registry::{Fanout, Item, Key, Registry};
+use crate::session::OutboundMessage;
+use registry::{Destination, Fanout, Item, Key, Registry};
 use stats::{add, Counters};
 
 /// What the broker does with a session whose queue is full when a message arrives for it.
@@ -353,7 +358,10 @@ impl StompBroker {
     /// Publishes `message` to `destination`: a broker destination (`/topic/a`, `/queue/b`),
     /// reaching its subscribers on every node, or a user destination naming a user
     /// (`/user/bob/queue/b`, as [`send_to_user`](StompBroker::send_to_user)). What
-    /// `SimpMessagingTemplate.convertAndSend` does in Spring. Never waits.
+    /// `SimpMessagingTemplate.convertAndSend` does in Spring. Never waits: the message is
+    /// queued to this node's subscribers by this call (one `try_send` per local
+    /// subscription, so its cost grows with their number) and handed to the hub for the
+    /// other nodes.
     pub fn publish(
         &self,
         destination: &str,
@@ -367,7 +375,7 @@ impl StompBroker {
             } => Key::User { user, destination },
             _ => return Err(PublishError::NotBrokerDestination(destination.to_owned())),
         };
-        self.inner.publish(&key, &message.into())
+        self.inner.publish_from_anywhere(&key, message.into())
     }
 
     /// Sends `message` to every session of `user` subscribed to `/user<destination>` (e.g.
@@ -392,7 +400,7 @@ impl StompBroker {
             user: user.to_owned(),
             destination: destination.to_owned(),
         };
-        self.inner.publish(&key, &message.into())
+        self.inner.publish_from_anywhere(&key, message.into())
     }
 
     /// A snapshot of the broker's statistics on this node.
@@ -406,8 +414,31 @@ impl StompBroker {
 }
 
 impl Inner {
-    fn publish(&self, key: &Key, message: &Message) -> Result<(), PublishError> {
-        // A user destination's frames show the subscribed one, under the user prefix.
+    /// Publishes from server code: looks the destination up in the table (a session's
+    /// driver uses its own cache instead, see [`registry::Lookup`]).
+    fn publish_from_anywhere(&self, key: &Key, message: Message) -> Result<(), PublishError> {
+        let local = self.registry.lookup(key);
+        self.publish(key, local, message.into_outbound(key.destination()))
+    }
+
+    /// Publishes `message` to `key`: queued to this node's subscribers (`local`, the
+    /// destination's entry if it has any here) from the calling task, and handed to the hub
+    /// for the other nodes when there is a backend.
+    fn publish(
+        &self,
+        key: &Key,
+        local: Option<Arc<Destination>>,
+        message: OutboundMessage,
+    ) -> Result<(), PublishError> {
+        // What the hub would refuse is refused before anyone gets it, backend or not.
+        if !key.channel_fits(&self.namespace) {
+            return Err(PublishError::Hub(HubError::InvalidName));
+        }
+        if message::encoded_len(&message) > self.hub.config().max_message_size {
+            return Err(PublishError::Hub(HubError::TooLarge));
+        }
+        // No subscriber could be sent a frame over the endpoint's limit. A user destination's
+        // frames show the subscribed one, under the user prefix.
         let shown = key.destination().len()
             + match key {
                 Key::User { .. } => self
@@ -418,17 +449,23 @@ impl Inner {
                     .map_or(0, String::len),
                 Key::Topic(_) => 0,
             };
-        let size = message.frame_bound(shown);
+        let size = message::frame_bound(&message, shown);
         if size > self.max_message_size {
             return Err(PublishError::TooLarge {
                 size,
                 limit: self.max_message_size,
             });
         }
-        let payload = message::encode(message);
         add(&self.fanout.counters.published, 1);
+        let message = Arc::new(message);
+        if let Some(local) = local {
+            local.deliver(&message, &self.fanout);
+        }
+        if !self.hub.has_backend() {
+            return Ok(());
+        }
         self.hub
-            .publish(&key.channel(&self.namespace), payload)
+            .publish_to_other_nodes(&key.channel(&self.namespace), message::encode(&message))
             .map(|_| ())
             .map_err(PublishError::Hub)
     }
@@ -492,7 +529,11 @@ impl StompBrokerBuilder {
     }
 
     /// The prefix of the hub channel names of this broker's destinations (default
-    /// `"stomp"`). Brokers sharing a hub with the same namespace share their destinations.
+    /// `"stomp"`). The brokers of a cluster (one per node, on hubs connected by a backend)
+    /// share their destinations through it, so they must use the same one. Two brokers on
+    /// one hub should use different ones: each delivers its own publications to its own
+    /// subscribers, so with the same namespace each would get only the other nodes'
+    /// publications of the other.
     pub fn channel_namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = namespace.into();
         self

@@ -11,7 +11,8 @@ pub struct BrokerStats {
     pub sessions: u64,
     /// Sessions that reached `CONNECTED` (live).
     pub connected: u64,
-    /// Destinations with subscribers on this node (each is one hub channel subscription).
+    /// Destinations with subscribers on this node (with a hub backend, each is one hub
+    /// channel subscription).
     pub destinations: u64,
     /// Subscriptions registered in those destinations.
     pub subscriptions: u64,
