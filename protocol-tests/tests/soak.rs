@@ -678,7 +678,7 @@ async fn soak_many_sessions() {
     let secs = env_or("SOAK_SECS", 20);
     let min_sessions = env_or("SOAK_MIN_SESSIONS", 2000) as usize;
     let concurrency = env_or("SOAK_CONCURRENCY", 100) as usize;
-    let disconnect = Duration::from_millis(1500);
+    let disconnect = Duration::from_millis(3000);
     let mut config = fast_config(disconnect.as_millis() as u64);
     // Streaming responses end every few frames, so receivers are replaced all the time.
     config.response_limit = 4096;
