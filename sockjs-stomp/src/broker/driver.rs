@@ -389,7 +389,6 @@ impl Driver {
                 return;
             }
         };
-        let destination = p.destination.clone();
         let message = AppMessage {
             destination: p.destination,
             path,
@@ -401,13 +400,15 @@ impl Driver {
         // The session's frames wait for its handler (in order, as Spring's are per session),
         // but a handler must not keep a session that has ended alive: while it runs, the
         // session is checked for its end now and then, and a handler still running then is
-        // dropped.
+        // dropped. `biased`: a handler that is done when first polled never registers the
+        // check's timer, so the common case costs no timer per message.
         let call = AssertUnwindSafe(handler(message)).catch_unwind();
         tokio::pin!(call);
         let mut check = tokio::time::interval(HANDLER_CLOSE_CHECK);
         check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let outcome = loop {
             tokio::select! {
+                biased;
                 outcome = &mut call => break Some(outcome),
                 _ = check.tick() => if conn.is_closed() { break None },
             }
@@ -420,7 +421,9 @@ impl Driver {
             }
             None => {
                 add(&self.inner.fanout.counters.handlers_abandoned, 1);
-                tracing::warn!(destination = %destination, "an application handler was still running when its session ended; it was dropped");
+                tracing::warn!(
+                    "an application handler was still running when its session ended; it was dropped"
+                );
                 self.session.handle_close(now());
             }
         }
