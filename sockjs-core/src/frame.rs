@@ -106,7 +106,8 @@ impl EncodedMessage {
     /// Encode `msg` as a JSON string literal with the SockJS escaping rules
     /// (see [`encode_json_string`]).
     pub fn new(msg: &str) -> Self {
-        let mut s = String::with_capacity(msg.len() + 2 + FRAME_HEAD + FRAME_TAIL);
+        // Room for the quotes, the frame and a few escapes (see `encode_json_string`).
+        let mut s = String::with_capacity(msg.len() + msg.len() / 8 + 24);
         s.push_str("a[");
         encode_json_string(msg, &mut s);
         s.push(']');
@@ -262,10 +263,10 @@ fn extra_escape_at(rest: &[u8]) -> Option<u32> {
 /// Append `\uXXXX` (lowercase hex) for the 16-bit code unit `cp`.
 fn push_unicode_escape(out: &mut String, cp: u32) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push_str("\\u");
-    for shift in [12, 8, 4, 0] {
-        out.push(char::from(HEX[((cp >> shift) & 0xF) as usize]));
-    }
+    let digit = |shift: u32| HEX[((cp >> shift) & 0xF) as usize];
+    let escape = [b'\\', b'u', digit(12), digit(8), digit(4), digit(0)];
+    // Six ASCII bytes, written at once.
+    out.push_str(std::str::from_utf8(&escape).unwrap_or_default());
 }
 
 /// Append `s` to `out` as a JSON string literal (`"..."`, quotes included) with the SockJS
@@ -279,14 +280,18 @@ fn push_unicode_escape(out: &mut String, cp: u32) {
 /// ```
 pub fn encode_json_string(s: &str, out: &mut String) {
     let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push('"');
     if !may_need_escaping(bytes) {
         // The usual message: nothing to escape, copied whole.
+        out.reserve(bytes.len() + 2);
+        out.push('"');
         out.push_str(s);
         out.push('"');
         return;
     }
+    // Room for a few escapes, so that a message with some (lines, quotes) is written without
+    // growing the buffer again.
+    out.reserve(bytes.len() + bytes.len() / 8 + 16);
+    out.push('"');
     // `s[run_start..i]` is copied in bulk whenever an escape is written. Both ends are
     // always char boundaries: `i` only stops at an ASCII byte or at the lead byte of a
     // 3-byte sequence, and `run_start` is just past such a byte or sequence.
@@ -610,23 +615,29 @@ pub fn decode_websocket_payload_bounded(
 }
 
 /// The shape nearly every client sends, decoded without a JSON parser: `["…","…"]` with no
-/// whitespace between the tokens and no escape sequence or control character in the strings
-/// (then a string is its own text, and a `"` can only be a delimiter). `None` when the payload
-/// is of any other shape; the JSON parser then decides, with the same result it would give
-/// for this shape. Each message is admitted to the limits before it is copied.
+/// whitespace between the tokens and no control character in the strings, whose escapes are
+/// the two-character ones (`\"`, `\n`, ...) or `\uXXXX` outside the surrogates. `None` when the
+/// payload is of any other shape (a surrogate escape included); the JSON parser then decides,
+/// with the same result it would give for this shape. Each message is admitted to the limits
+/// as it is decoded, in order, as the parser admits them.
 fn parse_plain_array(
     payload: &str,
     limits: &DecodeLimits,
 ) -> Option<Result<Vec<String>, DecodeError>> {
     let inner = payload.strip_prefix("[\"")?.strip_suffix("\"]")?;
-    // One branch-free pass (the compiler vectorises it) rules out escapes and control
-    // characters; then `","` splits the strings and any other `"` is a malformed payload.
-    if inner
-        .bytes()
-        .fold(false, |bad, b| bad | (b == b'\\') | (b < 0x20))
-    {
+    // One branch-free pass (the compiler vectorises it) rules out control characters and
+    // finds whether there is any escape at all.
+    let (control, escaped) = inner.bytes().fold((false, false), |(c, e), b| {
+        (c | (b < 0x20), e | (b == b'\\'))
+    });
+    if control {
         return None;
     }
+    if escaped {
+        return parse_escaped_array(inner, limits);
+    }
+    // Without escapes a string is its own text, and a `"` can only be a delimiter: `","`
+    // splits the strings and any other `"` is a malformed payload.
     let mut tally = Tally::new(limits);
     let mut messages = Vec::new();
     let mut rest = inner;
@@ -648,6 +659,74 @@ fn parse_plain_array(
             Some(next) => rest = next,
         }
     }
+}
+
+/// [`parse_plain_array`]'s strings when some hold escapes: `inner` is the payload without its
+/// leading `["` and trailing `"]`, free of control characters. Each string is scanned once,
+/// its unescaped runs copied in bulk.
+fn parse_escaped_array(
+    inner: &str,
+    limits: &DecodeLimits,
+) -> Option<Result<Vec<String>, DecodeError>> {
+    let bytes = inner.as_bytes();
+    let mut tally = Tally::new(limits);
+    let mut messages = Vec::new();
+    let mut at = 0;
+    loop {
+        // One string, from `at` to its closing quote (or the end of `inner`, the last one's).
+        let mut message = String::new();
+        let mut run = at;
+        let end = loop {
+            let Some(offset) = bytes[at..].iter().position(|&b| b == b'"' || b == b'\\') else {
+                break bytes.len();
+            };
+            at += offset;
+            if bytes[at] == b'"' {
+                break at;
+            }
+            // `run` and `at` sit at ASCII bytes or the ends: character boundaries.
+            message.push_str(inner.get(run..at)?);
+            let (c, len) = simple_escape(&bytes[at..])?;
+            message.push(c);
+            at += len;
+            run = at;
+        };
+        message.push_str(inner.get(run..end)?);
+        if let Err(e) = tally.admit(message.len()) {
+            return Some(Err(e));
+        }
+        messages.push(message);
+        if end == bytes.len() {
+            return Some(Ok(messages));
+        }
+        // A quote inside: it must end this string and open the next.
+        if bytes.get(end + 1..end + 3) != Some(b",\"") {
+            return None;
+        }
+        at = end + 3;
+    }
+}
+
+/// The character of the JSON escape `rest` starts with (at its `\`) and the escape's length;
+/// `None` for a malformed escape or a surrogate (left to the JSON parser, which pairs or
+/// repairs them).
+fn simple_escape(rest: &[u8]) -> Option<(char, usize)> {
+    let c = match *rest.get(1)? {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        b'u' => {
+            let unit = unicode_escape_at(rest, 0)?;
+            return char::from_u32(u32::from(unit)).map(|c| (c, UNICODE_ESCAPE_LEN));
+        }
+        _ => return None,
+    };
+    Some((c, 2))
 }
 
 /// What the JSON parser accepts.
@@ -894,6 +973,14 @@ mod tests {
             r#"["","",""]"#,
             "[\"ünï ✓ 😀\",\"x\u{7f}y\"]",
             r#"["{'k': 1}","[1,2]","a b"]"#,
+            r#"["a\"b"]"#,
+            r#"["\u0041"]"#,
+            r#"["a\"","\"b"]"#,
+            r#"["\\"]"#,
+            r#"["x\\","\\y\"\\"]"#,
+            r#"["SEND\ndestination:/topic/a\n\nhi\u0000"]"#,
+            r#"["\b\f\n\r\t\/\u00e9\u2028\uFFFF"]"#,
+            r#"["{\"k\":[1,\"two\"]}","plain"]"#,
         ] {
             let fast = parse_plain_array(p, &DecodeLimits::UNLIMITED)
                 .unwrap_or_else(|| panic!("{p} takes the fast path"))
@@ -908,9 +995,14 @@ mod tests {
             "[]",
             r#"[ "a"]"#,
             r#"["a" ,"b"]"#,
-            r#"["a\"b"]"#,
-            r#"["\u0041"]"#,
             "[\"a\tb\"]",
+            r#"["\ud83d\ude00"]"#,
+            r#"["\udc00"]"#,
+            r#"["a\"]"#,
+            r#"["a\x"]"#,
+            r#"["\u00g0"]"#,
+            r#"["a\n"x"b"]"#,
+            r#"["a\n",]"#,
             r#"["a""b"]"#,
             r#"["a","]"#,
             r#"["a"x"b"]"#,
@@ -1611,6 +1703,58 @@ mod tests {
                 Ok(vec![s.clone()]),
                 "{wire}"
             );
+        }
+    }
+
+    #[test]
+    fn property_escaped_fast_path_agrees_with_the_json_parser() {
+        let mut rng = Rng(0x5EED_F00D_1234_5678);
+        let mut fast_taken = 0;
+        for _ in 0..5000 {
+            let mut wire = String::from("[");
+            for i in 0..1 + rng.below(3) {
+                if i > 0 {
+                    wire.push(',');
+                }
+                // Escaped as sockjs-client does (surrogate pairs as escapes: left to the
+                // parser) or as this server does.
+                let s = rng.string();
+                if rng.below(2) == 0 {
+                    wire.push_str(&client_encode(&s, &mut rng));
+                } else {
+                    wire.push_str(&enc(&s));
+                }
+            }
+            wire.push(']');
+            // Also the payload with one ASCII byte replaced by a JSON-significant one.
+            let mut damaged = wire.clone().into_bytes();
+            let at = rng.below(damaged.len() as u32) as usize;
+            if damaged[at].is_ascii() {
+                damaged[at] = b"\"\\,[]nu0 x"[rng.below(10) as usize];
+            }
+            let damaged = String::from_utf8(damaged).unwrap();
+            for p in [wire, damaged] {
+                for limits in [DecodeLimits::UNLIMITED, small_limits()] {
+                    if let Some(fast) = parse_plain_array(&p, &limits) {
+                        fast_taken += 1;
+                        let slow = parse_json(p.as_bytes(), &limits, Shape::Array);
+                        assert_eq!(fast, slow, "{p}");
+                    }
+                }
+            }
+        }
+        assert!(
+            fast_taken > 5000,
+            "the fast path decided {fast_taken} payloads"
+        );
+    }
+
+    /// Limits that the random payloads above sometimes exceed.
+    fn small_limits() -> DecodeLimits {
+        DecodeLimits {
+            max_messages: 2,
+            max_message_size: 12,
+            max_decoded_size: 2 * DECODED_MESSAGE_OVERHEAD + 20,
         }
     }
 
