@@ -106,10 +106,18 @@ impl EncodedMessage {
     /// Encode `msg` as a JSON string literal with the SockJS escaping rules
     /// (see [`encode_json_string`]).
     pub fn new(msg: &str) -> Self {
-        // Room for the quotes, the frame and a few escapes (see `encode_json_string`).
-        let mut s = String::with_capacity(msg.len() + msg.len() / 8 + 24);
+        // A message with nothing to escape gets a buffer of exactly its length: a `Bytes`
+        // made from a buffer with spare room allocates a reference-counted header besides.
+        // Otherwise there is room for a few escapes (see `encode_json_string`).
+        let plain = !may_need_escaping(msg.as_bytes());
+        let capacity = if plain {
+            msg.len() + 2 + FRAME_HEAD + FRAME_TAIL
+        } else {
+            msg.len() + msg.len() / 8 + 24
+        };
+        let mut s = String::with_capacity(capacity);
         s.push_str("a[");
-        encode_json_string(msg, &mut s);
+        encode_json_string_known(msg, plain, &mut s);
         s.push(']');
         EncodedMessage {
             buf: Bytes::from(s),
@@ -239,6 +247,32 @@ fn may_need_escaping(bytes: &[u8]) -> bool {
     })
 }
 
+/// The index of the first byte at or after `from` that [`ESCAPES`] does not simply copy
+/// (`bytes.len()` if none): eight bytes at a time, each word tested for all five kinds of
+/// byte at once with borrow tricks (a lane's flag is exact for the lowest flagged lane, as a
+/// borrow only runs upwards from a lane that is itself flagged), the tail byte by byte.
+fn next_special(bytes: &[u8], from: usize) -> usize {
+    const LANES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Flags the lanes of `w` that are below `n` (for `n` <= 0x80; lanes >= 0x80 never are).
+    let below = |w: u64, n: u8| w.wrapping_sub(LANES * u64::from(n)) & !w & HIGH;
+    let equal = |w: u64, b: u8| below(w ^ (LANES * u64::from(b)), 1);
+    let mut i = from;
+    while let Some(Ok(word)) = bytes.get(i..i + 8).map(<[u8; 8]>::try_from) {
+        let w = u64::from_le_bytes(word);
+        let flags =
+            below(w, 0x20) | equal(w, b'"') | equal(w, b'\\') | equal(w, 0xE2) | equal(w, 0xEF);
+        if flags != 0 {
+            return i + (flags.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && ESCAPES[usize::from(bytes[i])] == 0 {
+        i += 1;
+    }
+    i.min(bytes.len())
+}
+
 /// Whether SockJS requires `cp` (outside U+0000–U+001F) to be sent as a `\uXXXX` escape.
 fn is_extra_escaped(cp: u32) -> bool {
     matches!(
@@ -263,10 +297,10 @@ fn extra_escape_at(rest: &[u8]) -> Option<u32> {
 /// Append `\uXXXX` (lowercase hex) for the 16-bit code unit `cp`.
 fn push_unicode_escape(out: &mut String, cp: u32) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digit = |shift: u32| HEX[((cp >> shift) & 0xF) as usize];
-    let escape = [b'\\', b'u', digit(12), digit(8), digit(4), digit(0)];
-    // Six ASCII bytes, written at once.
-    out.push_str(std::str::from_utf8(&escape).unwrap_or_default());
+    out.push_str("\\u");
+    for shift in [12, 8, 4, 0] {
+        out.push(char::from(HEX[((cp >> shift) & 0xF) as usize]));
+    }
 }
 
 /// Append `s` to `out` as a JSON string literal (`"..."`, quotes included) with the SockJS
@@ -279,8 +313,14 @@ fn push_unicode_escape(out: &mut String, cp: u32) {
 /// assert_eq!(out, r#""a\"b\n\u2028😀""#);
 /// ```
 pub fn encode_json_string(s: &str, out: &mut String) {
+    encode_json_string_known(s, !may_need_escaping(s.as_bytes()), out);
+}
+
+/// [`encode_json_string`] when the caller knows already whether `s` is `plain` (whether
+/// [`may_need_escaping`] is false).
+fn encode_json_string_known(s: &str, plain: bool, out: &mut String) {
     let bytes = s.as_bytes();
-    if !may_need_escaping(bytes) {
+    if plain {
         // The usual message: nothing to escape, copied whole.
         out.reserve(bytes.len() + 2);
         out.push('"');
@@ -296,11 +336,10 @@ pub fn encode_json_string(s: &str, out: &mut String) {
     // always char boundaries: `i` only stops at an ASCII byte or at the lead byte of a
     // 3-byte sequence, and `run_start` is just past such a byte or sequence.
     let mut run_start = 0;
-    let mut i = 0;
+    let mut i = next_special(bytes, 0);
     while i < bytes.len() {
         let byte = bytes[i];
         match ESCAPES[usize::from(byte)] {
-            0 => i += 1,
             MAYBE_EXTRA => match extra_escape_at(&bytes[i..]) {
                 Some(cp) => {
                     out.push_str(&s[run_start..i]);
@@ -325,6 +364,7 @@ pub fn encode_json_string(s: &str, out: &mut String) {
                 run_start = i;
             }
         }
+        i = next_special(bytes, i);
     }
     out.push_str(&s[run_start..]);
     out.push('"');
@@ -625,15 +665,11 @@ fn parse_plain_array(
     limits: &DecodeLimits,
 ) -> Option<Result<Vec<String>, DecodeError>> {
     let inner = payload.strip_prefix("[\"")?.strip_suffix("\"]")?;
-    // One branch-free pass (the compiler vectorises it) rules out control characters and
-    // finds whether there is any escape at all.
-    let (control, escaped) = inner.bytes().fold((false, false), |(c, e), b| {
-        (c | (b < 0x20), e | (b == b'\\'))
-    });
-    if control {
+    // One branch-free pass (the compiler vectorises it) rules out control characters.
+    if inner.bytes().fold(false, |bad, b| bad | (b < 0x20)) {
         return None;
     }
-    if escaped {
+    if memchr::memchr(b'\\', inner.as_bytes()).is_some() {
         return parse_escaped_array(inner, limits);
     }
     // Without escapes a string is its own text, and a `"` can only be a delimiter: `","`
@@ -673,24 +709,33 @@ fn parse_escaped_array(
     let mut messages = Vec::new();
     let mut at = 0;
     loop {
-        // One string, from `at` to its closing quote (or the end of `inner`, the last one's).
-        let mut message = String::new();
-        let mut run = at;
+        // One string, from `at` to its closing quote (or the end of `inner`, the last one's):
+        // first its end (an escape's second byte is never a delimiter, and the rest of a
+        // `\uXXXX` holds neither `"` nor `\\`), then its text, which is never longer.
+        let start = at;
         let end = loop {
-            let Some(offset) = bytes[at..].iter().position(|&b| b == b'"' || b == b'\\') else {
+            let Some(offset) = memchr::memchr2(b'"', b'\\', &bytes[at..]) else {
                 break bytes.len();
             };
             at += offset;
             if bytes[at] == b'"' {
                 break at;
             }
-            // `run` and `at` sit at ASCII bytes or the ends: character boundaries.
-            message.push_str(inner.get(run..at)?);
-            let (c, len) = simple_escape(&bytes[at..])?;
-            message.push(c);
-            at += len;
-            run = at;
+            at += 2;
+            if at > bytes.len() {
+                return None;
+            }
         };
+        let mut message = String::with_capacity(end - start);
+        let mut run = start;
+        while let Some(offset) = memchr::memchr(b'\\', &bytes[run..end]) {
+            let escape = run + offset;
+            // `run` and `escape` sit at ASCII bytes: character boundaries.
+            message.push_str(inner.get(run..escape)?);
+            let (c, len) = simple_escape(bytes.get(escape..end)?)?;
+            message.push(c);
+            run = escape + len;
+        }
         message.push_str(inner.get(run..end)?);
         if let Err(e) = tally.admit(message.len()) {
             return Some(Err(e));

@@ -605,7 +605,7 @@ impl Session {
         }
         let id = self.next_message_id;
         self.next_message_id += 1;
-        let message_id = id.to_string();
+        let message_id = itoa::Buffer::new().format(id).to_owned();
         let destination = if matches!(sub.route, Route::User { .. }) {
             &sub.destination
         } else {
