@@ -319,19 +319,28 @@ pub fn encode_json_string(s: &str, out: &mut String) {
 /// [`encode_json_string`] when the caller knows already whether `s` is `plain` (whether
 /// [`may_need_escaping`] is false).
 fn encode_json_string_known(s: &str, plain: bool, out: &mut String) {
+    out.reserve(if plain {
+        s.len() + 2
+    } else {
+        s.len() + s.len() / 8 + 18
+    });
+    out.push('"');
+    push_json_escaped(s, plain, out);
+    out.push('"');
+}
+
+/// Append the inside of `s`'s JSON string literal (no quotes) to `out`; `plain` says whether
+/// [`may_need_escaping`] is false for `s`.
+fn push_json_escaped(s: &str, plain: bool, out: &mut String) {
     let bytes = s.as_bytes();
     if plain {
         // The usual message: nothing to escape, copied whole.
-        out.reserve(bytes.len() + 2);
-        out.push('"');
         out.push_str(s);
-        out.push('"');
         return;
     }
     // Room for a few escapes, so that a message with some (lines, quotes) is written without
     // growing the buffer again.
     out.reserve(bytes.len() + bytes.len() / 8 + 16);
-    out.push('"');
     // `s[run_start..i]` is copied in bulk whenever an escape is written. Both ends are
     // always char boundaries: `i` only stops at an ASCII byte or at the lead byte of a
     // 3-byte sequence, and `run_start` is just past such a byte or sequence.
@@ -367,7 +376,83 @@ fn encode_json_string_known(s: &str, plain: bool, out: &mut String) {
         i = next_special(bytes, i);
     }
     out.push_str(&s[run_start..]);
-    out.push('"');
+}
+
+/// Builds an [`EncodedMessage`] from pieces of its text, encoding each as it is appended: a
+/// message made of parts (a protocol frame's headers and body, say) is encoded without
+/// being assembled as text first. The result is the same as [`EncodedMessage::new`] (or
+/// [`EncodedMessage::verbatim`]) of the pieces joined.
+///
+/// ```
+/// # use sockjs_core::frame::{EncodedMessage, MessageWriter};
+/// let mut w = MessageWriter::new(32);
+/// w.push("line one\n");
+/// w.push("\"two\"");
+/// assert_eq!(w.text_len(), 14);
+/// assert_eq!(w.finish(), EncodedMessage::new("line one\n\"two\""));
+/// ```
+#[derive(Debug)]
+pub struct MessageWriter {
+    buf: String,
+    framed: bool,
+    text_len: usize,
+}
+
+impl MessageWriter {
+    /// A SockJS message (pieces JSON-escaped, framed as [`EncodedMessage::new`] frames it),
+    /// with room for about `capacity` bytes of text.
+    pub fn new(capacity: usize) -> MessageWriter {
+        let mut buf = String::with_capacity(capacity + capacity / 8 + 24);
+        buf.push_str("a[\"");
+        MessageWriter {
+            buf,
+            framed: true,
+            text_len: 0,
+        }
+    }
+
+    /// A message sent as it is ([`EncodedMessage::verbatim`]), for the raw `/websocket`
+    /// endpoint.
+    pub fn verbatim(capacity: usize) -> MessageWriter {
+        MessageWriter {
+            buf: String::with_capacity(capacity),
+            framed: false,
+            text_len: 0,
+        }
+    }
+
+    /// Whether this writes a SockJS message ([`new`](MessageWriter::new)) rather than a
+    /// verbatim one.
+    pub fn is_framed(&self) -> bool {
+        self.framed
+    }
+
+    /// Append `text` to the message.
+    pub fn push(&mut self, text: &str) {
+        self.text_len += text.len();
+        if self.framed {
+            push_json_escaped(text, !may_need_escaping(text.as_bytes()), &mut self.buf);
+        } else {
+            self.buf.push_str(text);
+        }
+    }
+
+    /// The length of the text appended so far, in bytes (before encoding): what a
+    /// message-size limit applies to.
+    pub fn text_len(&self) -> usize {
+        self.text_len
+    }
+
+    /// The encoded message.
+    pub fn finish(mut self) -> EncodedMessage {
+        if self.framed {
+            self.buf.push_str("\"]");
+        }
+        EncodedMessage {
+            buf: Bytes::from(self.buf),
+            framed: self.framed,
+        }
+    }
 }
 
 /// Append the message frame `a[m1,m2,...]` to `out` (no trailing newline).
@@ -1748,6 +1833,34 @@ mod tests {
                 Ok(vec![s.clone()]),
                 "{wire}"
             );
+        }
+    }
+
+    #[test]
+    fn property_message_writer_is_the_encoding_of_the_joined_pieces() {
+        let mut rng = Rng(0x0DDB_A11C_0FFE_E123);
+        for _ in 0..3000 {
+            let pieces: Vec<String> = (0..rng.below(6)).map(|_| rng.string()).collect();
+            let joined: String = pieces.concat();
+            let mut framed = MessageWriter::new(rng.below(64) as usize);
+            let mut verbatim = MessageWriter::verbatim(rng.below(64) as usize);
+            for piece in &pieces {
+                framed.push(piece);
+                verbatim.push(piece);
+            }
+            assert_eq!(framed.text_len(), joined.len());
+            assert_eq!(verbatim.text_len(), joined.len());
+            assert!(framed.is_framed() && !verbatim.is_framed());
+            let framed = framed.finish();
+            assert_eq!(framed, EncodedMessage::new(&joined), "{pieces:?}");
+            // The frame of the message alone too, not only its encoding.
+            assert_eq!(
+                framed.clone().into_frame().ok(),
+                EncodedMessage::new(&joined).into_frame().ok()
+            );
+            let verbatim = verbatim.finish();
+            assert_eq!(verbatim, EncodedMessage::verbatim(&joined));
+            assert!(verbatim.into_frame().is_err());
         }
     }
 
