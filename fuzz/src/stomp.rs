@@ -234,12 +234,12 @@ pub fn run(scenario: &Scenario) -> Coverage {
                     3 => "/topic/a".to_owned(),
                     n => n.to_string(),
                 };
-                let message = OutboundMessage {
+                let message = std::sync::Arc::new(OutboundMessage {
                     destination: "/topic/a".into(),
                     content_type: Some("text/plain".into()),
                     headers: vec![("x:y".into(), body.clone())],
                     body: body.clone(),
-                };
+                });
                 input_len = body.len();
                 if let Ok(message_id) = session.deliver(now, &id, &message) {
                     assert!(
@@ -279,7 +279,7 @@ struct Checker {
     authenticate_seen: bool,
     awaiting_auth: bool,
     version: Option<Version>,
-    message_ids: HashSet<String>,
+    message_ids: HashSet<u64>,
     coverage: Coverage,
 }
 
@@ -292,6 +292,11 @@ impl Checker {
             assert!(!self.ended, "output after the session ended: {output:?}");
             match output {
                 Output::Transmit(text) => self.check_transmit(&text),
+                Output::Message(message) => {
+                    let text = message.encode();
+                    assert!(text.starts_with("MESSAGE\n"), "{text:?}");
+                    self.check_transmit(&text);
+                }
                 Output::Authenticate(request) => {
                     assert!(!self.authenticate_seen, "a second Authenticate");
                     self.authenticate_seen = true;

@@ -378,83 +378,6 @@ fn push_json_escaped(s: &str, plain: bool, out: &mut String) {
     out.push_str(&s[run_start..]);
 }
 
-/// Builds an [`EncodedMessage`] from pieces of its text, encoding each as it is appended: a
-/// message made of parts (a protocol frame's headers and body, say) is encoded without
-/// being assembled as text first. The result is the same as [`EncodedMessage::new`] (or
-/// [`EncodedMessage::verbatim`]) of the pieces joined.
-///
-/// ```
-/// # use sockjs_core::frame::{EncodedMessage, MessageWriter};
-/// let mut w = MessageWriter::new(32);
-/// w.push("line one\n");
-/// w.push("\"two\"");
-/// assert_eq!(w.text_len(), 14);
-/// assert_eq!(w.finish(), EncodedMessage::new("line one\n\"two\""));
-/// ```
-#[derive(Debug)]
-pub struct MessageWriter {
-    buf: String,
-    framed: bool,
-    text_len: usize,
-}
-
-impl MessageWriter {
-    /// A SockJS message (pieces JSON-escaped, framed as [`EncodedMessage::new`] frames it),
-    /// with room for about `capacity` bytes of text.
-    pub fn new(capacity: usize) -> MessageWriter {
-        let mut buf = String::with_capacity(capacity + capacity / 8 + 24);
-        buf.push_str("a[\"");
-        MessageWriter {
-            buf,
-            framed: true,
-            text_len: 0,
-        }
-    }
-
-    /// A message sent as it is ([`EncodedMessage::verbatim`]), for the raw `/websocket`
-    /// endpoint.
-    pub fn verbatim(capacity: usize) -> MessageWriter {
-        MessageWriter {
-            buf: String::with_capacity(capacity),
-            framed: false,
-            text_len: 0,
-        }
-    }
-
-    /// Whether this writes a SockJS message ([`new`](MessageWriter::new)) rather than a
-    /// verbatim one.
-    pub fn is_framed(&self) -> bool {
-        self.framed
-    }
-
-    /// Append `text` to the message.
-    pub fn push(&mut self, text: &str) {
-        self.text_len += text.len();
-        if self.framed {
-            push_json_escaped(text, !may_need_escaping(text.as_bytes()), &mut self.buf);
-        } else {
-            self.buf.push_str(text);
-        }
-    }
-
-    /// The length of the text appended so far, in bytes (before encoding): what a
-    /// message-size limit applies to.
-    pub fn text_len(&self) -> usize {
-        self.text_len
-    }
-
-    /// The encoded message.
-    pub fn finish(mut self) -> EncodedMessage {
-        if self.framed {
-            self.buf.push_str("\"]");
-        }
-        EncodedMessage {
-            buf: Bytes::from(self.buf),
-            framed: self.framed,
-        }
-    }
-}
-
 /// Append the message frame `a[m1,m2,...]` to `out` (no trailing newline).
 ///
 /// An empty iterator gives `a[]`; callers normally skip sending that.
@@ -1833,34 +1756,6 @@ mod tests {
                 Ok(vec![s.clone()]),
                 "{wire}"
             );
-        }
-    }
-
-    #[test]
-    fn property_message_writer_is_the_encoding_of_the_joined_pieces() {
-        let mut rng = Rng(0x0DDB_A11C_0FFE_E123);
-        for _ in 0..3000 {
-            let pieces: Vec<String> = (0..rng.below(6)).map(|_| rng.string()).collect();
-            let joined: String = pieces.concat();
-            let mut framed = MessageWriter::new(rng.below(64) as usize);
-            let mut verbatim = MessageWriter::verbatim(rng.below(64) as usize);
-            for piece in &pieces {
-                framed.push(piece);
-                verbatim.push(piece);
-            }
-            assert_eq!(framed.text_len(), joined.len());
-            assert_eq!(verbatim.text_len(), joined.len());
-            assert!(framed.is_framed() && !verbatim.is_framed());
-            let framed = framed.finish();
-            assert_eq!(framed, EncodedMessage::new(&joined), "{pieces:?}");
-            // The frame of the message alone too, not only its encoding.
-            assert_eq!(
-                framed.clone().into_frame().ok(),
-                EncodedMessage::new(&joined).into_frame().ok()
-            );
-            let verbatim = verbatim.finish();
-            assert_eq!(verbatim, EncodedMessage::verbatim(&joined));
-            assert!(verbatim.into_frame().is_err());
         }
     }
 

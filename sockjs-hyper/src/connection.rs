@@ -9,7 +9,6 @@ use std::task::{ready, Context, Poll};
 
 use futures::{Sink, Stream};
 use http::{HeaderMap, Uri};
-use sockjs_core::frame::MessageWriter;
 use sockjs_core::{CloseCause, Transport};
 use tokio::sync::mpsc;
 
@@ -51,10 +50,6 @@ pub enum SendError {
     Full,
     /// The message is larger than the configured `max_message_size`.
     TooLarge,
-    /// The message was written with another session's
-    /// [`message_writer`](Connection::message_writer), one of the other kind (a SockJS session
-    /// and the raw `/websocket` endpoint encode messages differently).
-    WrongEncoding,
 }
 
 impl fmt::Display for SendError {
@@ -63,7 +58,6 @@ impl fmt::Display for SendError {
             SendError::Closed => "the session is closed",
             SendError::Full => "the session's outbound queue is full",
             SendError::TooLarge => "the message exceeds max_message_size",
-            SendError::WrongEncoding => "the message was written for another kind of session",
         })
     }
 }
@@ -167,35 +161,6 @@ impl Connection {
     /// Send `message` if the outbound queue has room now.
     pub fn try_send(&self, message: impl AsRef<str>) -> Result<(), SendError> {
         self.writer.try_send(message)
-    }
-
-    /// A writer for one message to this session, with room for about `capacity` bytes of
-    /// text: the message is encoded as its pieces are appended, so a message made of parts
-    /// (a protocol frame's headers and body, for example) is never assembled as text first.
-    /// Send it with [`send_written`](Connection::send_written).
-    ///
-    /// ```no_run
-    /// # async fn handler(conn: sockjs_hyper::Connection, body: &str) {
-    /// let mut message = conn.message_writer(64 + body.len());
-    /// message.push("event:update\n");
-    /// message.push(body);
-    /// conn.send_written(message).await.ok();
-    /// # }
-    /// ```
-    pub fn message_writer(&self, capacity: usize) -> MessageWriter {
-        self.writer.message_writer(capacity)
-    }
-
-    /// Send a message written with [`message_writer`](Connection::message_writer), as
-    /// [`send`](Connection::send) sends one (the same queue, limit and overflow policy);
-    /// [`SendError::WrongEncoding`] for a writer of another kind of session.
-    pub async fn send_written(&self, message: MessageWriter) -> Result<(), SendError> {
-        self.writer.send_written(message).await
-    }
-
-    /// [`send_written`](Connection::send_written) if the outbound queue has room now.
-    pub fn try_send_written(&self, message: MessageWriter) -> Result<(), SendError> {
-        self.writer.try_send_written(message)
     }
 
     /// Close the session with `code` and `reason`; the client's `onclose` sees both. Use 1000
@@ -376,21 +341,6 @@ impl ConnectionSender {
     /// See [`Connection::try_send`].
     pub fn try_send(&self, message: impl AsRef<str>) -> Result<(), SendError> {
         self.session.try_send(message.as_ref())
-    }
-
-    /// See [`Connection::message_writer`].
-    pub fn message_writer(&self, capacity: usize) -> MessageWriter {
-        self.session.message_writer(capacity)
-    }
-
-    /// See [`Connection::send_written`].
-    pub async fn send_written(&self, message: MessageWriter) -> Result<(), SendError> {
-        self.session.send_written(message).await
-    }
-
-    /// See [`Connection::try_send_written`].
-    pub fn try_send_written(&self, message: MessageWriter) -> Result<(), SendError> {
-        self.session.try_send_written(message)
     }
 
     /// See [`Connection::close`].

@@ -191,7 +191,6 @@ pub use connection::{Connection, ConnectionSender, RequestInfo, SendError};
 pub use endpoint::BroadcastReport;
 pub use error::Error;
 pub use service::{SockJs, SockJsBuilder};
-pub use sockjs_core::frame::MessageWriter;
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

@@ -14,7 +14,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures::task::AtomicWaker;
 use sockjs_core::close::CloseCode;
-use sockjs_core::frame::{EncodedMessage, MessageWriter};
+use sockjs_core::frame::EncodedMessage;
 use sockjs_core::framing::Framing;
 use sockjs_core::{AttachError, CloseCause, OverflowPolicy, ReceiveMode, ReceiverId, Transmit};
 use tokio::sync::{mpsc, Notify};
@@ -500,45 +500,8 @@ impl SessionHandle {
         if message.len() > self.max_message_size {
             return Err(SendError::TooLarge);
         }
-        self.send_encoded(self.encode(message)).await
-    }
-
-    /// A writer for a message to this session: SockJS-encoded, or verbatim for the raw
-    /// `/websocket` endpoint.
-    pub(crate) fn message_writer(&self, capacity: usize) -> MessageWriter {
-        if self.raw {
-            MessageWriter::verbatim(capacity)
-        } else {
-            MessageWriter::new(capacity)
-        }
-    }
-
-    /// The message `writer` wrote, checked as [`send`](Self::send) checks a message.
-    fn written(&self, writer: MessageWriter) -> Result<EncodedMessage, SendError> {
-        if writer.is_framed() == self.raw {
-            return Err(SendError::WrongEncoding);
-        }
-        if writer.text_len() > self.max_message_size {
-            return Err(SendError::TooLarge);
-        }
-        Ok(writer.finish())
-    }
-
-    /// [`send`](Self::send) for a message written with [`message_writer`](Self::message_writer).
-    pub(crate) async fn send_written(&self, writer: MessageWriter) -> Result<(), SendError> {
-        self.send_encoded(self.written(writer)?).await
-    }
-
-    /// [`try_send`](Self::try_send) for a message written with
-    /// [`message_writer`](Self::message_writer).
-    pub(crate) fn try_send_written(&self, writer: MessageWriter) -> Result<(), SendError> {
-        self.try_send_encoded(self.written(writer)?)
-    }
-
-    /// Queue an encoded message, applying the overflow policy when the queue is full.
-    async fn send_encoded(&self, message: EncodedMessage) -> Result<(), SendError> {
         // The common case, room in the queue, registers no interest in `space`.
-        let mut encoded = match self.try_queue(message) {
+        let mut encoded = match self.try_queue(self.encode(message)) {
             Ok(()) => return Ok(()),
             Err(Refused::Closed) => return Err(SendError::Closed),
             Err(Refused::Full(m)) => m,
@@ -743,46 +706,6 @@ mod tests {
         let (t, then) = raw.try_next_frame(rid);
         assert_eq!(t, frame("b"));
         assert!(matches!(then, Then::Idle(_)));
-    }
-
-    /// A written message goes out as the same message sent whole would, on SockJS and raw
-    /// sessions; the size limit applies to its text, and a writer of the other kind is
-    /// refused.
-    #[tokio::test]
-    async fn written_messages_are_sent_as_whole_ones() {
-        for raw in [false, true] {
-            let (session, rid, conn) = attached(raw);
-            let mut w = conn.message_writer(8);
-            w.push("MESSAGE\n");
-            w.push("x:\"1\"\n\n\0");
-            conn.send_written(w).await.unwrap();
-            let mut w = conn.message_writer(0);
-            w.push("second");
-            conn.try_send_written(w).unwrap();
-            let whole = "MESSAGE\nx:\"1\"\n\n\0";
-            if raw {
-                assert_eq!(session.try_next_frame(rid).0, frame(whole));
-                assert_eq!(session.try_next_frame(rid).0, frame("second"));
-            } else {
-                assert_eq!(
-                    session.try_next_frame(rid).0,
-                    frame(r#"a["MESSAGE\nx:\"1\"\n\n\u0000","second"]"#)
-                );
-            }
-
-            let mut big = conn.message_writer(0);
-            big.push(&"y".repeat(session.max_message_size + 1));
-            assert_eq!(conn.try_send_written(big), Err(SendError::TooLarge));
-            let other = if raw {
-                MessageWriter::new(0)
-            } else {
-                MessageWriter::verbatim(0)
-            };
-            assert_eq!(
-                conn.send_written(other).await,
-                Err(SendError::WrongEncoding)
-            );
-        }
     }
 
     fn session_idle(session: &SessionHandle) -> Then {

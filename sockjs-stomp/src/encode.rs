@@ -61,29 +61,35 @@ fn push_escaped(out: &mut String, text: &str, mode: Escape, is_name: bool) {
         out.push_str(text);
         return;
     }
-    for c in text.chars() {
-        match (mode, c) {
-            (Escape::Raw, '\n' | '\r') => out.push(' '),
-            (Escape::Raw, ':') if is_name => out.push(' '),
-            (Escape::Raw, c) => out.push(c),
-            (_, '\\') => out.push_str("\\\\"),
-            (_, '\n') => out.push_str("\\n"),
-            (_, ':') => out.push_str("\\c"),
-            (Escape::V1_2, '\r') => out.push_str("\\r"),
-            (_, c) => out.push(c),
-        }
+    // Runs between special characters are copied whole; every special character is ASCII,
+    // so run ends are character boundaries.
+    let mut run = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let replacement = match (mode, b) {
+            (Escape::Raw, b'\n' | b'\r') => " ",
+            (Escape::Raw, b':') if is_name => " ",
+            (Escape::Raw, _) => continue,
+            (_, b'\\') => "\\\\",
+            (_, b'\n') => "\\n",
+            (_, b':') => "\\c",
+            (Escape::V1_2, b'\r') => "\\r",
+            _ => continue,
+        };
+        out.push_str(&text[run..i]);
+        out.push_str(replacement);
+        run = i + 1;
     }
+    out.push_str(&text[run..]);
 }
 
 /// Writes frames header by header.
-struct Writer {
-    out: String,
+struct Writer<'a> {
+    out: &'a mut String,
     mode: Escape,
 }
 
-impl Writer {
-    fn new(command: Command, version: Option<Version>, capacity: usize) -> Writer {
-        let mut out = String::with_capacity(capacity + command.as_str().len() + 2);
+impl<'a> Writer<'a> {
+    fn new(out: &'a mut String, command: Command, version: Option<Version>) -> Writer<'a> {
         out.push_str(command.as_str());
         out.push('\n');
         Writer {
@@ -98,14 +104,14 @@ impl Writer {
         debug_assert!(!name.contains(['\\', '\n', '\r', ':']));
         self.out.push_str(name);
         self.out.push(':');
-        push_escaped(&mut self.out, value, self.mode, false);
+        push_escaped(self.out, value, self.mode, false);
         self.out.push('\n');
     }
 
     fn header(&mut self, name: &str, value: &str) {
-        push_escaped(&mut self.out, name, self.mode, true);
+        push_escaped(self.out, name, self.mode, true);
         self.out.push(':');
-        push_escaped(&mut self.out, value, self.mode, false);
+        push_escaped(self.out, value, self.mode, false);
         self.out.push('\n');
     }
 
@@ -117,12 +123,16 @@ impl Writer {
         self.out.push('\n');
     }
 
-    fn finish(mut self, body: &str) -> String {
+    fn finish(self, body: &str) {
         self.out.push('\n');
         self.out.push_str(body);
         self.out.push('\0');
-        self.out
     }
+}
+
+/// A string with room for `capacity` bytes besides the command line.
+fn frame_string(command: Command, capacity: usize) -> String {
+    String::with_capacity(capacity + command.as_str().len() + 2)
 }
 
 impl Frame {
@@ -137,15 +147,16 @@ impl Frame {
     /// assert_eq!(frame.encode(Some(Version::V1_2)), "SEND\ndestination:/a\\cb\n\nhi\0");
     /// ```
     pub fn encode(&self, version: Option<Version>) -> String {
-        let mut w = Writer::new(
+        let mut out = frame_string(
             self.command,
-            version,
             self.headers.byte_len() + 2 * self.headers.len() + self.body.len() + 2,
         );
+        let mut w = Writer::new(&mut out, self.command, version);
         for (name, value) in self.headers.iter() {
             w.header(name, value);
         }
-        w.finish(&self.body)
+        w.finish(&self.body);
+        out
     }
 }
 
@@ -166,7 +177,8 @@ pub fn connected(
     server: Option<&str>,
     user_name: Option<&str>,
 ) -> String {
-    let mut w = Writer::new(Command::Connected, Some(version), 96);
+    let mut out = frame_string(Command::Connected, 96);
+    let mut w = Writer::new(&mut out, Command::Connected, Some(version));
     if version != Version::V1_0 {
         w.header("version", version.as_str());
     }
@@ -177,7 +189,8 @@ pub fn connected(
     if let Some(user) = user_name {
         w.header("user-name", user);
     }
-    w.finish("")
+    w.finish("");
+    out
 }
 
 /// The `RECEIPT` frame for a client frame's `receipt` header.
@@ -187,9 +200,11 @@ pub fn connected(
 /// assert_eq!(encode::receipt(Some(Version::V1_2), "r-1"), "RECEIPT\nreceipt-id:r-1\n\n\0");
 /// ```
 pub fn receipt(version: Option<Version>, receipt_id: &str) -> String {
-    let mut w = Writer::new(Command::Receipt, version, 24 + receipt_id.len());
+    let mut out = frame_string(Command::Receipt, 24 + receipt_id.len());
+    let mut w = Writer::new(&mut out, Command::Receipt, version);
     w.header("receipt-id", receipt_id);
-    w.finish("")
+    w.finish("");
+    out
 }
 
 /// An `ERROR` frame: a short `message` header, `receipt-id` when the offending frame asked for
@@ -210,7 +225,8 @@ pub fn error(
     extra: &[(&str, &str)],
     body: &str,
 ) -> String {
-    let mut w = Writer::new(Command::Error, version, 96 + message.len() + body.len());
+    let mut out = frame_string(Command::Error, 96 + message.len() + body.len());
+    let mut w = Writer::new(&mut out, Command::Error, version);
     w.header("message", message);
     if let Some(id) = receipt_id {
         w.header("receipt-id", id);
@@ -220,7 +236,8 @@ pub fn error(
     }
     w.known_header("content-type", "text/plain");
     w.content_length(body.len());
-    w.finish(body)
+    w.finish(body);
+    out
 }
 
 /// Header names a `MESSAGE` frame sets itself; extra headers with these names are not
@@ -277,15 +294,26 @@ impl MessageFrame<'_> {
     /// );
     /// ```
     pub fn encode(&self, version: Version) -> String {
-        let capacity = 96
-            + self.destination.len()
+        let mut out = frame_string(Command::Message, self.text_len_hint());
+        self.write(version, &mut out);
+        out
+    }
+
+    /// About how long the frame is, in bytes: room enough unless headers need escaping.
+    pub fn text_len_hint(&self) -> usize {
+        96 + self.destination.len()
             + self.body.len()
             + self
                 .headers
                 .iter()
                 .map(|(n, v)| n.len() + v.len() + 2)
-                .sum::<usize>();
-        let mut w = Writer::new(Command::Message, Some(version), capacity);
+                .sum::<usize>()
+    }
+
+    /// Appends the frame for a session speaking `version` to `out`: the text
+    /// [`encode`](MessageFrame::encode) returns.
+    pub fn write(&self, version: Version, out: &mut String) {
+        let mut w = Writer::new(out, Command::Message, Some(version));
         if let Some(sub) = self.subscription {
             w.known_header("subscription", sub);
         }
@@ -303,7 +331,7 @@ impl MessageFrame<'_> {
                 w.header(name, value);
             }
         }
-        w.finish(self.body)
+        w.finish(self.body);
     }
 }
 

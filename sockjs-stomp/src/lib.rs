@@ -118,16 +118,17 @@
 //! assert_eq!((sub.id.as_str(), sub.route), ("sub-0", Route::Broker));
 //! assert_eq!(session.poll_output(), Some(Output::Transmit("RECEIPT\nreceipt-id:r1\n\n\0".into())));
 //!
-//! // The broker delivers a message on that subscription.
-//! let message = OutboundMessage {
+//! // The broker delivers a message on that subscription (one message, shared by all the
+//! // subscribers it goes to); the MESSAGE frame is written where it is sent.
+//! let message = Arc::new(OutboundMessage {
 //!     destination: "/topic/greetings".into(),
 //!     content_type: Some("application/json".into()),
 //!     body: "{\"content\":\"Hello, alice!\"}".into(),
 //!     ..OutboundMessage::default()
-//! };
+//! });
 //! session.deliver(start, "sub-0", &message).unwrap();
-//! let Some(Output::Transmit(frame)) = session.poll_output() else { unreachable!() };
-//! assert!(frame.starts_with("MESSAGE\nsubscription:sub-0\nmessage-id:0\ndestination:/topic/greetings\n"));
+//! let Some(Output::Message(frame)) = session.poll_output() else { unreachable!() };
+//! assert!(frame.encode().starts_with("MESSAGE\nsubscription:sub-0\nmessage-id:0\ndestination:/topic/greetings\n"));
 //!
 //! // Nothing from the server for 10 s: a heart-beat is due (an EOL, as its own message).
 //! assert_eq!(session.poll_timeout(), Some(start + Duration::from_secs(10)));
@@ -223,6 +224,6 @@ pub use decode::{DecodeError, Decoder, Limits};
 pub use frame::{Command, Frame, Headers, Version};
 pub use route::{Route, Routing};
 pub use session::{
-    AckMode, AckRequest, CloseReason, ConnectRequest, DeliverError, NotAuthenticating,
+    AckMode, AckRequest, CloseReason, ConnectRequest, DeliverError, MessageOut, NotAuthenticating,
     OutboundMessage, Output, Publish, Session, SessionError, SubscribeRequest, UnsubscribeRequest,
 };

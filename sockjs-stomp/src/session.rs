@@ -260,6 +260,9 @@ pub struct AckRequest {
 pub enum Output {
     /// Send this string as one SockJS message (a frame, or [`HEART_BEAT`]).
     Transmit(String),
+    /// Send this `MESSAGE` frame as one SockJS message, like a [`Output::Transmit`]: write
+    /// it with [`MessageOut::write`] or [`MessageOut::encode`].
+    Message(MessageOut),
     /// Ask the authenticator about this `CONNECT`; answer with [`Session::accept`] or
     /// [`Session::refuse`]. Until then the session processes nothing more from the client.
     Authenticate(ConnectRequest),
@@ -295,6 +298,92 @@ pub struct OutboundMessage {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: String,
+}
+
+/// A `MESSAGE` frame to send ([`Output::Message`]): what one delivery adds (its
+/// subscription, message id and `ack` header) to the message it shares with the other
+/// subscribers'. It is written where it is sent, into a buffer reused from message to
+/// message.
+///
+/// ```
+/// use std::sync::Arc;
+/// use sockjs_stomp::session::{OutboundMessage, Output, Session};
+/// use sockjs_stomp::Config;
+/// # use std::time::Instant;
+/// # let now = Instant::now();
+/// # let mut session = Session::new(now, Arc::new(Config::default()));
+/// # session.handle_message(now, "CONNECT\naccept-version:1.2\nheart-beat:0,0\n\n\0");
+/// # while session.poll_output().is_some() {}
+/// # session.accept(now, None).unwrap();
+/// # session.handle_message(now, "SUBSCRIBE\nid:sub-0\ndestination:/topic/a\n\n\0");
+/// # while session.poll_output().is_some() {}
+/// let message = Arc::new(OutboundMessage {
+///     destination: "/topic/a".into(),
+///     body: "hi".into(),
+///     ..OutboundMessage::default()
+/// });
+/// let id = session.deliver(now, "sub-0", &message).unwrap();
+/// let Some(Output::Message(frame)) = session.poll_output() else { unreachable!() };
+/// assert_eq!(frame.message_id(), id);
+/// assert_eq!(
+///     frame.encode(),
+///     format!("MESSAGE\nsubscription:sub-0\nmessage-id:{id}\ndestination:/topic/a\ncontent-length:2\n\nhi\0"),
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageOut {
+    version: Version,
+    subscription: Option<Arc<str>>,
+    message_id: u64,
+    ack: bool,
+    /// The subscription's own destination, shown instead of the message's (user
+    /// destinations).
+    destination: Option<Arc<str>>,
+    message: Arc<OutboundMessage>,
+}
+
+impl MessageOut {
+    /// The `message-id` (what [`Session::deliver`] returned).
+    pub fn message_id(&self) -> u64 {
+        self.message_id
+    }
+
+    /// The message, shared with the other subscribers it went to.
+    pub fn message(&self) -> &Arc<OutboundMessage> {
+        &self.message
+    }
+
+    /// Appends the frame to `out` (a buffer the driver reuses from message to message).
+    pub fn write(&self, out: &mut String) {
+        let mut id = itoa::Buffer::new();
+        let id = id.format(self.message_id);
+        self.frame(id).write(self.version, out);
+    }
+
+    /// About how long the frame is, in bytes (room enough unless headers need escaping).
+    pub fn text_len_hint(&self) -> usize {
+        self.frame("").text_len_hint() + 40
+    }
+
+    /// The frame as a string.
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(self.text_len_hint());
+        self.write(&mut out);
+        out
+    }
+
+    fn frame<'a>(&'a self, message_id: &'a str) -> MessageFrame<'a> {
+        let message = &*self.message;
+        MessageFrame {
+            subscription: self.subscription.as_deref(),
+            message_id,
+            ack: self.ack.then_some(message_id),
+            destination: self.destination.as_deref().unwrap_or(&message.destination),
+            content_type: message.content_type.as_deref(),
+            headers: &message.headers,
+            body: &message.body,
+        }
+    }
 }
 
 /// Why [`Session::deliver`] did not send a message.
@@ -345,6 +434,11 @@ enum State {
 
 #[derive(Clone, Debug)]
 struct Subscription {
+    /// The client's id for it.
+    id: Arc<str>,
+    /// What its `MESSAGE` frames show as their destination instead of the message's: its
+    /// own, for a user destination (`/user/queue/x`).
+    shown_destination: Option<Arc<str>>,
     destination: String,
     ack: AckMode,
     route: Route,
@@ -584,13 +678,14 @@ impl Session {
 
     /// Input from the broker: send `message` on the subscription `subscription`. Returns
     /// the `message-id` it got (unique in this session), which [`Output::Ack`] and
-    /// [`Output::Nack`] report. The `MESSAGE` frame is queued as an [`Output::Transmit`].
+    /// [`Output::Nack`] report. The `MESSAGE` frame is queued as an [`Output::Message`],
+    /// which shares `message` (a fan-out's subscribers all share one).
     pub fn deliver(
         &mut self,
         now: Instant,
         subscription: &str,
-        message: &OutboundMessage,
-    ) -> Result<String, DeliverError> {
+        message: &Arc<OutboundMessage>,
+    ) -> Result<u64, DeliverError> {
         if self.state != State::Connected {
             return Err(DeliverError::NotConnected);
         }
@@ -605,27 +700,20 @@ impl Session {
         }
         let id = self.next_message_id;
         self.next_message_id += 1;
-        let message_id = itoa::Buffer::new().format(id).to_owned();
-        let destination = if matches!(sub.route, Route::User { .. }) {
-            &sub.destination
-        } else {
-            &message.destination
+        let out = MessageOut {
+            version,
+            subscription: sub.explicit_id.then(|| Arc::clone(&sub.id)),
+            message_id: id,
+            ack: needs_ack && version == Version::V1_2,
+            destination: sub.shown_destination.clone(),
+            message: Arc::clone(message),
         };
-        let frame = MessageFrame {
-            subscription: sub.explicit_id.then_some(subscription),
-            message_id: &message_id,
-            ack: (needs_ack && version == Version::V1_2).then_some(message_id.as_str()),
-            destination,
-            content_type: message.content_type.as_deref(),
-            headers: &message.headers,
-            body: &message.body,
-        }
-        .encode(version);
         if needs_ack {
             self.unacked.insert(id, subscription.to_owned());
         }
-        self.transmit(now, frame);
-        Ok(message_id)
+        self.timers.sent(now);
+        self.push(Output::Message(out), None);
+        Ok(id)
     }
 
     /// Output: the next thing to do, in order; `None` when there is nothing left.
@@ -859,6 +947,9 @@ impl Session {
                 self.subscriptions.insert(
                     id.clone(),
                     Subscription {
+                        id: Arc::from(id.as_str()),
+                        shown_destination: matches!(route, Route::User { .. })
+                            .then(|| Arc::from(destination.as_str())),
                         destination: destination.clone(),
                         ack,
                         route: route.clone(),

@@ -91,6 +91,7 @@ fn run(seed: u64) -> Outcome {
                     }
                     last_server = now;
                 }
+                Output::Message(_) => last_server = now,
                 Output::Close(_) => closed_at = Some(now),
                 _ => {}
             }
@@ -124,10 +125,10 @@ fn run(seed: u64) -> Outcome {
                 session.handle_message(now, message);
                 last_client = now;
                 if rng.below(3) == 0 {
-                    let m = OutboundMessage {
+                    let m = std::sync::Arc::new(OutboundMessage {
                         destination: "/topic/t".into(),
                         ..OutboundMessage::default()
-                    };
+                    });
                     session.deliver(now, "0", &m).unwrap();
                 }
                 next_client = now + ms(rng.below(max_gap));

@@ -166,24 +166,21 @@ impl Drop for Driver {
 impl Driver {
     /// Performs every output in order, until none is left or the authenticator must answer.
     async fn drain(&mut self, conn: &Connection) -> Step {
+        let mut scratch = String::new();
         while let Some(output) = self.session.poll_output() {
             match output {
-                Output::Transmit(frame) => match conn.send(&frame).await {
-                    Ok(()) => {}
-                    Err(SendError::Closed) => self.session.handle_close(now()),
-                    Err(SendError::TooLarge) => {
-                        add(&self.inner.fanout.counters.dropped_too_large, 1);
-                        tracing::warn!(
-                            len = frame.len(),
-                            limit = self.inner.max_message_size,
-                            "a STOMP frame larger than max_message_size was not sent"
-                        );
-                    }
-                    Err(e) => {
-                        add(&self.inner.fanout.counters.dropped_slow, 1);
-                        tracing::debug!(error = %e, "frame not sent");
-                    }
-                },
+                Output::Transmit(frame) => {
+                    let sent = conn.send(&frame).await;
+                    self.sent(sent, frame.len());
+                }
+                Output::Message(message) => {
+                    // Every MESSAGE of this wake-up is written in one buffer, so an idle
+                    // session keeps none.
+                    scratch.clear();
+                    message.write(&mut scratch);
+                    let sent = conn.send(&scratch).await;
+                    self.sent(sent, scratch.len());
+                }
                 Output::Authenticate(connect) => {
                     let info = ConnectInfo {
                         connect,
@@ -216,6 +213,26 @@ impl Driver {
             }
         }
         Step::Idle
+    }
+
+    /// What sending a frame of `len` bytes came to.
+    fn sent(&mut self, result: Result<(), SendError>, len: usize) {
+        match result {
+            Ok(()) => {}
+            Err(SendError::Closed) => self.session.handle_close(now()),
+            Err(SendError::TooLarge) => {
+                add(&self.inner.fanout.counters.dropped_too_large, 1);
+                tracing::warn!(
+                    len,
+                    limit = self.inner.max_message_size,
+                    "a STOMP frame larger than max_message_size was not sent"
+                );
+            }
+            Err(e) => {
+                add(&self.inner.fanout.counters.dropped_slow, 1);
+                tracing::debug!(error = %e, "frame not sent");
+            }
+        }
     }
 
     async fn authenticated(&mut self, conn: &Connection, result: AuthResult) {
@@ -456,7 +473,7 @@ impl Driver {
         }
     }
 
-    fn deliver(&mut self, subscription: &str, message: &OutboundMessage) {
+    fn deliver(&mut self, subscription: &str, message: &Arc<OutboundMessage>) {
         let counters = &self.inner.fanout.counters;
         match self.session.deliver(now(), subscription, message) {
             Ok(_) => add(&counters.delivered, 1),

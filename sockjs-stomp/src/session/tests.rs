@@ -67,7 +67,9 @@ impl Harness {
             headers: vec![],
             body: body.into(),
         };
-        self.session.deliver(self.now, sub, &message)
+        self.session
+            .deliver(self.now, sub, &Arc::new(message))
+            .map(|id| id.to_string())
     }
 }
 
@@ -76,6 +78,7 @@ fn transmitted(outputs: &[Output]) -> Vec<String> {
         .iter()
         .filter_map(|o| match o {
             Output::Transmit(t) => Some(t.clone()),
+            Output::Message(m) => Some(m.encode()),
             _ => None,
         })
         .collect()
@@ -533,14 +536,20 @@ fn message_frames() {
         ],
         body: "{\"a\":1}".into(),
     };
-    let id0 = h.session.deliver(h.now, "auto", &message).unwrap();
-    let id1 = h.session.deliver(h.now, "cl", &message).unwrap();
+    let id0 = h
+        .session
+        .deliver(h.now, "auto", &Arc::new(message.clone()))
+        .unwrap();
+    let id1 = h
+        .session
+        .deliver(h.now, "cl", &Arc::new(message.clone()))
+        .unwrap();
     assert_ne!(id0, id1);
     let frames = h.frames();
     let f = &frames[0];
     assert_eq!(f.command, Command::Message);
     assert_eq!(f.headers.get("subscription"), Some("auto"));
-    assert_eq!(f.headers.get("message-id"), Some(id0.as_str()));
+    assert_eq!(f.headers.get("message-id"), Some(id0.to_string().as_str()));
     assert_eq!(f.headers.get("destination"), Some("/topic/t:1"));
     assert_eq!(f.headers.get("content-type"), Some("application/json"));
     assert_eq!(f.headers.get("content-length"), Some("7"));
@@ -551,7 +560,7 @@ fn message_frames() {
         "auto subscriptions have no ack header"
     );
     assert_eq!(f.body, "{\"a\":1}");
-    assert_eq!(frames[1].headers.get("ack"), Some(id1.as_str()));
+    assert_eq!(frames[1].headers.get("ack"), Some(id1.to_string().as_str()));
     assert_eq!(h.session.unacked_count(), 1);
 }
 
@@ -564,7 +573,9 @@ fn message_frames_in_1_1_have_no_ack_header_and_escape_values() {
         destination: "/topic/a:b".into(),
         ..OutboundMessage::default()
     };
-    h.session.deliver(h.now, "0", &message).unwrap();
+    h.session
+        .deliver(h.now, "0", &Arc::new(message.clone()))
+        .unwrap();
     let out = transmitted(&h.outputs());
     assert!(out[0].contains("\ndestination:/topic/a\\cb\n"), "{out:?}");
     assert!(!out[0].contains("\nack:"));
@@ -579,7 +590,9 @@ fn user_destination_messages_show_the_subscribed_destination() {
         destination: "/queue/reply".into(),
         ..OutboundMessage::default()
     };
-    h.session.deliver(h.now, "u", &message).unwrap();
+    h.session
+        .deliver(h.now, "u", &Arc::new(message.clone()))
+        .unwrap();
     assert_eq!(
         h.frames()[0].headers.get("destination"),
         Some("/user/queue/reply")
