@@ -796,6 +796,208 @@ mod tests {
         assert!(d.is_idle());
     }
 
+    /// Every escape sequence, split between two messages at every byte: the backslash and
+    /// its letter may arrive in different messages.
+    #[test]
+    fn escapes_split_between_messages() {
+        let input = "SEND\nk\\c\\n:\\\\\\r\\c\\n\n\n\0";
+        let want = Frame::new(Command::Send).header("k:\n", "\\\r:\n");
+        for at in 0..=input.len() {
+            let items = decode_all(Some(Version::V1_2), &[&input[..at], &input[at..]]).unwrap();
+            assert_eq!(frames(items), [want.clone()], "split at {at}");
+        }
+    }
+
+    #[test]
+    fn colons_empty_names_and_empty_values() {
+        for version in [None, Some(Version::V1_2)] {
+            let f = one(version, "SEND\na:b:c\nempty:\n:v\n::\n\n\0").unwrap();
+            let all: Vec<_> = f.headers.iter().collect();
+            assert_eq!(all, [("a", "b:c"), ("empty", ""), ("", "v"), ("", ":")]);
+            assert_eq!(f.headers.get("empty"), Some(""));
+            assert_eq!(f.headers.get(""), Some("v"));
+        }
+    }
+
+    #[test]
+    fn repeated_headers_are_kept_in_order_and_the_first_wins() {
+        let f = one(
+            Some(Version::V1_2),
+            "SEND\nfoo:World\nfoo:I am\nbar:1\n\n\0",
+        )
+        .unwrap();
+        assert_eq!(f.headers.get("foo"), Some("World"));
+        let all: Vec<_> = f.headers.iter().collect();
+        assert_eq!(all, [("foo", "World"), ("foo", "I am"), ("bar", "1")]);
+        // An escaped name equal to a plain one counts as the same name.
+        let f = one(Some(Version::V1_2), "SEND\na\\cb:1\na:b:2\n\n\0").unwrap();
+        assert_eq!(f.headers.get("a:b"), Some("1"));
+        assert_eq!(f.headers.get("a"), Some("b:2"));
+    }
+
+    #[test]
+    fn lone_carriage_returns_stay_in_values() {
+        // Only a CR right before the LF is part of the EOL.
+        let f = one(None, "SEND\na:b\rc\nd:e\r\r\n\n\0").unwrap();
+        assert_eq!(f.headers.get("a"), Some("b\rc"));
+        assert_eq!(f.headers.get("d"), Some("e\r"));
+        // A command line with a stray CR is not a command.
+        assert!(matches!(
+            one(None, "SEND\r\r\n\n\0"),
+            Err(DecodeError::UnknownCommand(_))
+        ));
+    }
+
+    #[test]
+    fn nul_bytes_in_headers_and_bodies() {
+        let f = one(None, "SEND\na:\0b\ncontent-length:0\n\n\0").unwrap();
+        assert_eq!(f.headers.get("a"), Some("\0b"));
+        assert_eq!(f.body, "");
+        let f = one(None, "SEND\ncontent-length:3\n\n\0\0\0\0").unwrap();
+        assert_eq!(f.body, "\0\0\0");
+        // A length that ends inside a multi-byte character is not followed by a NUL.
+        assert_eq!(
+            one(None, "SEND\ncontent-length:1\n\né\0"),
+            Err(DecodeError::MissingNul)
+        );
+    }
+
+    #[test]
+    fn many_headers_and_frames_in_a_row() {
+        let mut d = Decoder::new(Limits::default());
+        d.set_version(Some(Version::V1_2));
+        for n in [0, 1, 5, 17, 3, 64, 2] {
+            let mut input = String::from("MESSAGE\n");
+            for i in 0..n {
+                input.push_str(&format!("h{i}:v\\c{i}\n"));
+            }
+            input.push_str("\nbody\0");
+            d.push(&input);
+            let Ok(Some(Item::Frame(f))) = d.next_item() else {
+                panic!("{n} headers")
+            };
+            assert_eq!(f.headers.len(), n);
+            for i in 0..n {
+                assert_eq!(
+                    f.headers.get(&format!("h{i}")),
+                    Some(format!("v:{i}").as_str())
+                );
+            }
+            assert_eq!(f.body, "body");
+            assert_eq!(d.next_item(), Ok(None));
+        }
+    }
+
+    #[test]
+    fn header_count_and_line_length_limits_at_the_boundary() {
+        let limits = Limits {
+            max_frame_size: 1024,
+            max_body_size: 1024,
+            max_headers: 3,
+            max_header_line: 10,
+        };
+        let ok = decode_with(limits.clone(), None, &["SEND\na:1\nb:2\nc:3\n\n\0"]).unwrap();
+        assert_eq!(frames(ok)[0].headers.len(), 3);
+        let err = decode_with(limits.clone(), None, &["SEND\na:1\nb:2\nc:3\nd:4\n\n\0"]);
+        assert_eq!(err, Err(DecodeError::TooManyHeaders { limit: 3 }));
+        // 10 bytes before the EOL, with LF or CR LF; 11 is too many.
+        for eol in ["\n", "\r\n"] {
+            let line = format!("a:{}", "x".repeat(8));
+            let ok = decode_with(
+                limits.clone(),
+                None,
+                &[&format!("SEND{eol}{line}{eol}{eol}\0")],
+            );
+            assert_eq!(frames(ok.unwrap())[0].headers.get("a"), Some("xxxxxxxx"));
+            let long = format!("SEND{eol}{line}y{eol}{eol}\0");
+            assert_eq!(
+                decode_with(limits.clone(), None, &[&long]),
+                Err(DecodeError::HeaderLineTooLong { limit: 10 })
+            );
+        }
+        // The limit counts escaped bytes, before unescaping.
+        let escaped = "SEND\na:\\c\\c\\c\\c\n\n\0";
+        let ok = decode_with(limits.clone(), Some(Version::V1_2), &[escaped]).unwrap();
+        assert_eq!(frames(ok)[0].headers.get("a"), Some("::::"));
+        let escaped = "SEND\na:\\c\\c\\c\\cc\n\n\0";
+        assert_eq!(
+            decode_with(limits, Some(Version::V1_2), &[escaped]),
+            Err(DecodeError::HeaderLineTooLong { limit: 10 })
+        );
+    }
+
+    #[test]
+    fn body_and_frame_limits_at_the_boundary() {
+        let limits = Limits {
+            max_frame_size: 40,
+            max_body_size: 8,
+            max_headers: 4,
+            max_header_line: 64,
+        };
+        let body = "x".repeat(8);
+        // Exactly max_body_size, with and without content-length; one more byte fails.
+        for input in [
+            format!("SEND\n\n{body}\0"),
+            format!("SEND\ncontent-length:8\n\n{body}\0"),
+        ] {
+            let ok = decode_with(limits.clone(), None, &[&input]).unwrap();
+            assert_eq!(frames(ok)[0].body, body);
+        }
+        assert_eq!(
+            decode_with(limits.clone(), None, &[&format!("SEND\n\n{body}y\0")]),
+            Err(DecodeError::BodyTooLarge { limit: 8 })
+        );
+        assert_eq!(
+            decode_with(limits.clone(), None, &["SEND\ncontent-length:9\n\n"]),
+            Err(DecodeError::BodyTooLarge { limit: 8 })
+        );
+        // Exactly max_frame_size (NUL included), with and without content-length.
+        let pad = |n: usize| format!("h:{}", "p".repeat(n));
+        let exact = format!("SEND\n{}\n\n{body}\0", pad(22));
+        assert_eq!(exact.len(), 40);
+        assert_eq!(
+            frames(decode_with(limits.clone(), None, &[&exact]).unwrap()).len(),
+            1
+        );
+        let exact = format!("SEND\ncontent-length:8\n{}\n\n{body}\0", pad(5));
+        assert_eq!(exact.len(), 40);
+        assert_eq!(
+            frames(decode_with(limits.clone(), None, &[&exact]).unwrap()).len(),
+            1
+        );
+        let over = format!("SEND\n{}\n\n{body}\0", pad(23));
+        assert_eq!(
+            decode_with(limits.clone(), None, &[&over]),
+            Err(DecodeError::FrameTooLarge { limit: 40 })
+        );
+        let over = format!("SEND\ncontent-length:8\n{}\n\n{body}\0", pad(6));
+        assert_eq!(
+            decode_with(limits, None, &[&over]),
+            Err(DecodeError::FrameTooLarge { limit: 40 })
+        );
+    }
+
+    #[test]
+    fn escape_errors_come_with_their_line() {
+        // The bad escape is reported when its line ends, before later lines or the body.
+        let mut d = Decoder::new(Limits::default());
+        d.set_version(Some(Version::V1_2));
+        d.push("SEND\na:\\x\n");
+        assert_eq!(d.next_item(), Err(DecodeError::InvalidEscape));
+        let mut d = Decoder::new(Limits::default());
+        d.set_version(Some(Version::V1_2));
+        d.push("SEND\nna\\me:1\n");
+        assert_eq!(d.next_item(), Err(DecodeError::InvalidEscape));
+        // A backslash right before the colon does not escape it.
+        assert_eq!(
+            one(Some(Version::V1_2), "SEND\na\\:b\n\n\0"),
+            Err(DecodeError::InvalidEscape)
+        );
+        // Non-ASCII text around escapes is kept.
+        let f = one(Some(Version::V1_2), "SEND\né\\c😀:ü\\nß\n\n\0").unwrap();
+        assert_eq!(f.headers.get("é:😀"), Some("ü\nß"));
+    }
+
     #[test]
     fn buffer_shrinks_after_a_large_frame() {
         let mut d = Decoder::new(Limits::default());

@@ -346,6 +346,29 @@ mod tests {
     }
 
     #[test]
+    fn near_miss_commands_are_refused() {
+        for c in Command::ALL {
+            let word = c.as_str().as_bytes();
+            for cut in 0..word.len() {
+                // Only CONNECT is a prefix of another command (CONNECTED).
+                let prefix = Command::parse(&word[..cut]).map(Command::as_str);
+                assert!(
+                    prefix.is_none() || (c == Command::Connected && prefix == Some("CONNECT")),
+                    "{c} cut at {cut}"
+                );
+                let mut changed = word.to_vec();
+                changed[cut] ^= 0x20;
+                assert_eq!(Command::parse(&changed), None, "{c} changed at {cut}");
+            }
+            let mut longer = word.to_vec();
+            longer.push(b'S');
+            assert_eq!(Command::parse(&longer), None, "{c} longer");
+        }
+        assert_eq!(Command::parse(b"CONNECTE"), None);
+        assert_eq!(Command::parse(b"CONNECTED"), Some(Command::Connected));
+    }
+
+    #[test]
     fn first_repeated_header_wins() {
         let mut h = Headers::new();
         h.push("foo", "World");
@@ -354,6 +377,84 @@ mod tests {
         assert_eq!(h.iter().count(), 2);
         h.remove("foo");
         assert!(h.is_empty());
+    }
+
+    #[test]
+    fn remove_keeps_the_others_in_order() {
+        let mut h: Headers = (0..10)
+            .map(|i| (format!("h{}", i % 3), i.to_string()))
+            .collect();
+        assert_eq!(h.len(), 10);
+        assert_eq!(h.byte_len(), 10 * 2 + 10);
+        h.remove("h1");
+        let all: Vec<_> = h.iter().collect();
+        assert_eq!(
+            all,
+            [
+                ("h0", "0"),
+                ("h2", "2"),
+                ("h0", "3"),
+                ("h2", "5"),
+                ("h0", "6"),
+                ("h2", "8"),
+                ("h0", "9")
+            ]
+        );
+        assert_eq!(h.byte_len(), 7 * 3);
+        assert_eq!(h.get("h1"), None);
+        assert_eq!(h.get("h2"), Some("2"));
+        h.remove("absent");
+        assert_eq!(h.len(), 7);
+        h.remove("h0");
+        h.remove("h2");
+        assert!(h.is_empty());
+        assert_eq!(h.byte_len(), 0);
+        h.push("a", "b");
+        assert_eq!(h.iter().collect::<Vec<_>>(), [("a", "b")]);
+    }
+
+    #[test]
+    fn equality_is_by_content_and_order() {
+        let mut a = Headers::new();
+        a.push("x", "1");
+        a.push("gone", "...");
+        a.push("y", "");
+        a.remove("gone");
+        let b: Headers = [("x", "1"), ("y", "")].into_iter().collect();
+        assert_eq!(a, b);
+        assert_eq!(a.clone(), b);
+        // The same bytes split differently are different headers.
+        let c: Headers = [("x1", ""), ("y", "")].into_iter().collect();
+        assert_ne!(b, c);
+        let d: Headers = [("y", ""), ("x", "1")].into_iter().collect();
+        assert_ne!(b, d);
+        assert_eq!(Headers::new(), Headers::default());
+        assert_ne!(Headers::new(), b);
+    }
+
+    #[test]
+    fn many_headers_and_non_ascii_text() {
+        let mut h = Headers::new();
+        for i in 0..100 {
+            h.push(format!("é{i}"), format!("😀{i}"));
+        }
+        assert_eq!(h.len(), 100);
+        assert_eq!(h.get("é42"), Some("😀42"));
+        assert_eq!(h.iter().nth(99), Some(("é99", "😀99")));
+        let copy = h.clone();
+        assert_eq!(copy, h);
+    }
+
+    #[test]
+    fn debug_output_lists_pairs() {
+        let h: Headers = [("a", "1"), ("Passcode", "p"), ("b", "")]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            format!("{h:?}"),
+            r#"[("a", "1"), ("Passcode", "<redacted>"), ("b", "")]"#
+        );
+        assert_eq!(format!("{:?}", Headers::new()), "[]");
     }
 
     #[test]
