@@ -6,9 +6,12 @@
 //! always cuts every 16 384; see the crate docs). [`Decoder::push`] appends a message and
 //! [`Decoder::next_item`] returns the complete items in order.
 //!
-//! Decoding is incremental: bytes already scanned are never scanned again, so a frame fed one
-//! byte per message costs linear time, and the buffer never holds more than one incomplete
-//! frame (at most [`Limits::max_frame_size`] bytes) plus the last message pushed.
+//! Decoding is incremental: a frame fed one byte per message costs linear time, and the buffer
+//! never holds more than one incomplete frame (at most [`Limits::max_frame_size`] bytes) plus
+//! the last message pushed. A frame that is complete in the buffer when its decoding starts
+//! (the usual case: one frame per message) is decoded in one pass with one allocation for its
+//! headers and one for its body; any other frame is read line by line, and no byte is scanned
+//! more than twice.
 //!
 //! Rules (STOMP 1.0, 1.1 and 1.2):
 //!
@@ -24,6 +27,8 @@
 //!   at the first NUL.
 
 use std::fmt;
+
+use memchr::{memchr, memchr2};
 
 use crate::frame::{Command, Frame, Headers, Version};
 
@@ -168,15 +173,31 @@ enum Stage {
 pub struct Decoder {
     limits: Limits,
     version: Option<Version>,
-    buf: Vec<u8>,
+    /// What was pushed and not consumed yet. Kept as text: it arrives as `&str`, and every
+    /// offset the decoder cuts at is next to an ASCII byte (an EOL, a colon, a NUL), so every
+    /// piece is a `&str` already and nothing is validated again.
+    buf: String,
     /// Bytes before this offset are consumed.
     frame_start: usize,
     /// Start of the line (or body) being read.
     line_start: usize,
     /// Bytes before this offset were already searched for the current delimiter.
     scan: usize,
+    /// Whether the line being read has a backslash before `scan`.
+    line_backslash: bool,
     stage: Stage,
+    /// Where the current frame's header lines start, relative to `frame_start` (so that
+    /// dropping consumed bytes does not move it).
+    headers_start: usize,
+    /// The current frame's headers. While its header lines arrive, only where they are
+    /// (relative to `headers_start`): the block is copied, in one piece, when the blank line
+    /// ends it ([`Decoder::take_headers`]).
     headers: Headers,
+    /// The version to unescape the current frame's headers for, once a line needs it.
+    unescape: Option<Version>,
+    /// Which of the current frame's headers is its first `content-length`. Found on the raw
+    /// lines: a name with an escape sequence never unescapes to `content-length`.
+    content_length: Option<usize>,
     failed: Option<DecodeError>,
 }
 
@@ -187,12 +208,16 @@ impl Decoder {
         Decoder {
             limits,
             version: None,
-            buf: Vec::new(),
+            buf: String::new(),
             frame_start: 0,
             line_start: 0,
             scan: 0,
+            line_backslash: false,
             stage: Stage::Idle,
+            headers_start: 0,
             headers: Headers::new(),
+            unescape: None,
+            content_length: None,
             failed: None,
         }
     }
@@ -214,7 +239,7 @@ impl Decoder {
             return;
         }
         self.compact();
-        self.buf.extend_from_slice(message.as_bytes());
+        self.buf.push_str(message);
     }
 
     /// Bytes held: the incomplete frame plus anything pushed and not decoded yet.
@@ -242,11 +267,14 @@ impl Decoder {
             }
             Err(e) => {
                 self.failed = Some(e.clone());
-                self.buf = Vec::new();
+                self.buf = String::new();
                 self.frame_start = 0;
                 self.line_start = 0;
                 self.scan = 0;
+                self.line_backslash = false;
                 self.headers = Headers::new();
+                self.unescape = None;
+                self.content_length = None;
                 Err(e)
             }
         }
@@ -260,9 +288,10 @@ impl Decoder {
         if self.frame_start == self.buf.len() {
             self.buf.clear();
             if self.buf.capacity() > 16 * 1024 {
-                self.buf = Vec::new();
+                self.buf = String::new();
             }
         } else {
+            // A frame starts after a NUL or an EOL, so this is a char boundary.
             self.buf.drain(..self.frame_start);
         }
         let shift = self.frame_start;
@@ -275,12 +304,13 @@ impl Decoder {
         loop {
             match self.stage {
                 Stage::Idle => {
-                    let Some(&first) = self.buf.get(self.frame_start) else {
+                    let bytes = self.buf.as_bytes();
+                    let Some(&first) = bytes.get(self.frame_start) else {
                         return Ok(None);
                     };
                     let eol_len = match first {
                         b'\n' => 1,
-                        b'\r' => match self.buf.get(self.frame_start + 1) {
+                        b'\r' => match bytes.get(self.frame_start + 1) {
                             None => return Ok(None),
                             Some(b'\n') => 2,
                             Some(_) => 0,
@@ -293,19 +323,23 @@ impl Decoder {
                         self.scan = self.frame_start;
                         return Ok(Some(Item::HeartBeat));
                     }
+                    if let Some(frame) = self.whole_frame() {
+                        return Ok(Some(Item::Frame(frame)));
+                    }
                     self.line_start = self.frame_start;
                     self.scan = self.frame_start;
                     self.stage = Stage::Command;
                 }
                 Stage::Command => {
-                    let Some((start, end)) = self.next_line()? else {
+                    let Some((start, end, _)) = self.next_line(false)? else {
                         return Ok(None);
                     };
-                    let line = &self.buf[start..end];
+                    let line = self.buf.as_bytes().get(start..end).unwrap_or_default();
                     let command = Command::parse(line).ok_or_else(|| {
-                        let shown = &line[..line.len().min(32)];
+                        let shown = line.get(..line.len().min(32)).unwrap_or_default();
                         DecodeError::UnknownCommand(String::from_utf8_lossy(shown).into_owned())
                     })?;
+                    self.headers_start = self.line_start - self.frame_start;
                     self.stage = Stage::Headers(command);
                 }
                 Stage::Headers(command) => {
@@ -313,34 +347,49 @@ impl Decoder {
                         Some(v) if v.escapes_headers() && !command.is_handshake() => Some(v),
                         _ => None,
                     };
-                    let limits_headers = self.limits.max_headers;
-                    let Some((start, end)) = self.next_line()? else {
+                    let Some((start, end, backslash)) = self.next_line(escaping.is_some())? else {
                         return Ok(None);
                     };
                     if start == end {
-                        let length = match self.headers.get("content-length") {
+                        self.headers = self.take_headers()?;
+                        let length = match self.content_length.take() {
                             None => None,
-                            Some(text) => Some(self.parse_content_length(text)?),
+                            Some(index) => {
+                                let text = self.headers.value_at(index).unwrap_or_default();
+                                Some(self.parse_content_length(text)?)
+                            }
                         };
                         self.stage = Stage::Body(command, length);
                         continue;
                     }
-                    if self.headers.len() >= limits_headers {
+                    if self.headers.len() >= self.limits.max_headers {
                         return Err(DecodeError::TooManyHeaders {
-                            limit: limits_headers,
+                            limit: self.limits.max_headers,
                         });
                     }
-                    let line = &self.buf[start..end];
-                    let colon = line
-                        .iter()
-                        .position(|&b| b == b':')
-                        .ok_or(DecodeError::MalformedHeader)?;
-                    let name = unescape(&line[..colon], escaping)?;
-                    let value = unescape(&line[colon + 1..], escaping)?;
-                    self.headers.push(name, value);
+                    let line = self.buf.as_bytes().get(start..end).unwrap_or_default();
+                    let colon = start + memchr(b':', line).ok_or(DecodeError::MalformedHeader)?;
+                    if let Some(version) = escaping {
+                        if backslash {
+                            // Checked now, so that a bad escape fails with its line; replaced
+                            // when the headers are copied.
+                            unescape(self.piece(start, colon)?, version, |_| {})?;
+                            unescape(self.piece(colon + 1, end)?, version, |_| {})?;
+                            self.unescape = Some(version);
+                        }
+                    }
+                    if self.content_length.is_none()
+                        && line.get(..colon - start) == Some(b"content-length")
+                    {
+                        self.content_length = Some(self.headers.len());
+                    }
+                    let base = self.frame_start + self.headers_start;
+                    self.headers
+                        .push_raw(start - base, colon - base, end - base);
                 }
                 Stage::Body(command, length) => {
                     let body_start = self.line_start;
+                    let bytes = self.buf.as_bytes();
                     let body_end = match length {
                         Some(len) => {
                             let end = body_start + len;
@@ -349,13 +398,13 @@ impl Decoder {
                                     limit: self.limits.max_frame_size,
                                 });
                             }
-                            match self.buf.get(end) {
+                            match bytes.get(end) {
                                 None => return Ok(None),
                                 Some(0) => end,
                                 Some(_) => return Err(DecodeError::MissingNul),
                             }
                         }
-                        None => match memchr(0, &self.buf[self.scan..]) {
+                        None => match memchr(0, bytes.get(self.scan..).unwrap_or_default()) {
                             Some(i) => self.scan + i,
                             None => {
                                 self.scan = self.buf.len();
@@ -376,8 +425,8 @@ impl Decoder {
                         });
                     }
                     self.check_frame_size(body_end + 1)?;
-                    let body = String::from_utf8(self.buf[body_start..body_end].to_vec())
-                        .map_err(|_| DecodeError::InvalidUtf8)?;
+                    // The body ends at a NUL, so this is a char boundary.
+                    let body = self.piece(body_start, body_end)?.to_owned();
                     let headers = std::mem::take(&mut self.headers);
                     self.frame_start = body_end + 1;
                     self.line_start = self.frame_start;
@@ -393,6 +442,121 @@ impl Decoder {
         }
     }
 
+    /// The fast path: the frame starting at `frame_start` when it is all buffered, within
+    /// every limit, valid, and has no escape sequence to replace (the common case: a whole
+    /// frame in one SockJS message). `None` for anything else, having consumed nothing: the
+    /// incremental decoder then takes the frame from its start, and reports any error. The
+    /// result is the incremental decoder's for the same bytes (the fuzz target checks it by
+    /// decoding input whole and split).
+    fn whole_frame(&mut self) -> Option<Frame> {
+        let limits = &self.limits;
+        let bytes = self.buf.as_bytes().get(self.frame_start..)?;
+        // A frame within the size limit is within this window.
+        let window = bytes.get(..bytes.len().min(limits.max_frame_size))?;
+        let newline = memchr(b'\n', window)?;
+        let command_end =
+            newline - usize::from(newline > 0 && window.get(newline - 1) == Some(&b'\r'));
+        if command_end > limits.max_header_line {
+            return None;
+        }
+        let command = Command::parse(window.get(..command_end)?)?;
+        let escaping =
+            self.version.is_some_and(Version::escapes_headers) && !command.is_handshake();
+        let block_start = newline + 1;
+        let mut headers = Headers::new();
+        let mut content_length = None;
+        let mut pos = block_start;
+        let body_start = loop {
+            match window.get(pos..)? {
+                [b'\n', ..] => break pos + 1,
+                [b'\r', b'\n', ..] => break pos + 2,
+                _ => {}
+            }
+            let rest = window.get(pos..)?;
+            let newline = if escaping {
+                let i = memchr2(b'\n', b'\\', rest)?;
+                if rest.get(i) != Some(&b'\n') {
+                    return None;
+                }
+                pos + i
+            } else {
+                pos + memchr(b'\n', rest)?
+            };
+            let end = newline - usize::from(window.get(newline - 1) == Some(&b'\r'));
+            if end - pos > limits.max_header_line || headers.len() >= limits.max_headers {
+                return None;
+            }
+            let line = window.get(pos..end)?;
+            let colon = memchr(b':', line)?;
+            if content_length.is_none() && line.get(..colon) == Some(b"content-length") {
+                content_length = Some(pos + colon + 1..end);
+            }
+            let base = pos - block_start;
+            headers.push_raw(base, base + colon, end - block_start);
+            pos = newline + 1;
+        };
+        let base = self.frame_start;
+        let length = match content_length {
+            None => None,
+            Some(value) => {
+                let text = self.buf.get(base + value.start..base + value.end)?;
+                Some(self.parse_content_length(text).ok()?)
+            }
+        };
+        let body_end = match length {
+            Some(len) => {
+                let end = body_start + len;
+                (window.get(end)? == &0).then_some(end)?
+            }
+            None => body_start + memchr(0, window.get(body_start..)?)?,
+        };
+        if body_end - body_start > limits.max_body_size {
+            return None;
+        }
+        let block = self
+            .buf
+            .get(base + block_start..base + block_start + headers.raw_len())?;
+        let body = self.buf.get(base + body_start..base + body_end)?;
+        let frame = Frame {
+            command,
+            headers: headers.with_raw_text(block.to_owned()),
+            body: body.to_owned(),
+        };
+        self.frame_start = base + body_end + 1;
+        self.line_start = self.frame_start;
+        self.scan = self.frame_start;
+        Some(frame)
+    }
+
+    /// The buffered text from `start` to `end`: both are next to ASCII bytes, so the
+    /// `InvalidUtf8` error cannot happen (it keeps any slip from panicking).
+    fn piece(&self, start: usize, end: usize) -> Result<&str, DecodeError> {
+        self.buf.get(start..end).ok_or(DecodeError::InvalidUtf8)
+    }
+
+    /// The headers of the current frame, its header lines now all read: a copy of the block
+    /// they make, or when some need unescaping, the unescaped names and values.
+    fn take_headers(&mut self) -> Result<Headers, DecodeError> {
+        let lines = std::mem::take(&mut self.headers);
+        let unescaping = self.unescape.take();
+        let base = self.frame_start + self.headers_start;
+        let block = self.piece(base, base + lines.raw_len())?;
+        let Some(version) = unescaping else {
+            return Ok(lines.with_raw_text(block.to_owned()));
+        };
+        let mut headers = Headers::with_capacity(lines.len(), block.len());
+        for (name, value) in lines.raw_lines() {
+            let name = block.get(name).ok_or(DecodeError::InvalidUtf8)?;
+            let value = block.get(value).ok_or(DecodeError::InvalidUtf8)?;
+            headers.push_with(
+                |text| unescape(name, version, |piece| text.push_str(piece)),
+                |text| unescape(value, version, |piece| text.push_str(piece)),
+            )?;
+        }
+        Ok(headers)
+    }
+
+    #[inline]
     fn check_frame_size(&self, end: usize) -> Result<(), DecodeError> {
         if end - self.frame_start > self.limits.max_frame_size {
             Err(DecodeError::FrameTooLarge {
@@ -403,11 +567,34 @@ impl Decoder {
         }
     }
 
-    /// The byte range of the next complete line (without its EOL), or `None` when its end has
-    /// not arrived. Enforces the line-length and frame-size limits on partial lines too.
-    fn next_line(&mut self) -> Result<Option<(usize, usize)>, DecodeError> {
+    /// The byte range of the next complete line (without its EOL), and whether it has a
+    /// backslash (only looked for when `backslashes` is set), or `None` when its end has not
+    /// arrived. Enforces the line-length and frame-size limits on partial lines too.
+    #[inline(always)]
+    fn next_line(
+        &mut self,
+        backslashes: bool,
+    ) -> Result<Option<(usize, usize, bool)>, DecodeError> {
         let max_line = self.limits.max_header_line;
-        match memchr(b'\n', &self.buf[self.scan..]) {
+        let bytes = self.buf.as_bytes();
+        // One search finds the EOL and, on the way, the line's first backslash if any.
+        let newline = loop {
+            let rest = bytes.get(self.scan..).unwrap_or_default();
+            let found = if backslashes && !self.line_backslash {
+                memchr2(b'\n', b'\\', rest)
+            } else {
+                memchr(b'\n', rest)
+            };
+            match found {
+                Some(i) if rest.get(i) == Some(&b'\\') => {
+                    self.line_backslash = true;
+                    self.scan += i + 1;
+                }
+                Some(i) => break Some(self.scan + i),
+                None => break None,
+            }
+        };
+        match newline {
             None => {
                 self.scan = self.buf.len();
                 // A trailing CR may still be the start of a CR LF: allow one byte for it.
@@ -417,10 +604,9 @@ impl Decoder {
                 self.check_frame_size(self.scan)?;
                 Ok(None)
             }
-            Some(i) => {
-                let newline = self.scan + i;
+            Some(newline) => {
                 let mut end = newline;
-                if end > self.line_start && self.buf[end - 1] == b'\r' {
+                if end > self.line_start && bytes.get(end - 1) == Some(&b'\r') {
                     end -= 1;
                 }
                 if end - self.line_start > max_line {
@@ -430,18 +616,26 @@ impl Decoder {
                 let start = self.line_start;
                 self.line_start = newline + 1;
                 self.scan = self.line_start;
-                Ok(Some((start, end)))
+                Ok(Some((start, end, std::mem::take(&mut self.line_backslash))))
             }
         }
     }
 
     fn parse_content_length(&self, text: &str) -> Result<usize, DecodeError> {
-        if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        if text.is_empty() || text.len() > 20 {
             return Err(DecodeError::InvalidContentLength);
         }
-        let len: u64 = text
-            .parse()
-            .map_err(|_| DecodeError::InvalidContentLength)?;
+        let mut len: u64 = 0;
+        for byte in text.bytes() {
+            let digit = match byte {
+                b'0'..=b'9' => u64::from(byte - b'0'),
+                _ => return Err(DecodeError::InvalidContentLength),
+            };
+            len = len
+                .checked_mul(10)
+                .and_then(|len| len.checked_add(digit))
+                .ok_or(DecodeError::InvalidContentLength)?;
+        }
         match usize::try_from(len) {
             Ok(len) if len <= self.limits.max_body_size => Ok(len),
             _ => Err(DecodeError::BodyTooLarge {
@@ -451,35 +645,30 @@ impl Decoder {
     }
 }
 
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
-}
-
-/// Unescapes a header name or value for `version` (`None`: no escaping).
-fn unescape(raw: &[u8], version: Option<Version>) -> Result<String, DecodeError> {
-    let text = std::str::from_utf8(raw).map_err(|_| DecodeError::InvalidUtf8)?;
-    let Some(version) = version else {
-        return Ok(text.to_owned());
-    };
-    if !text.contains('\\') {
-        return Ok(text.to_owned());
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('\\') => out.push('\\'),
-            Some('n') => out.push('\n'),
-            Some('c') => out.push(':'),
-            Some('r') if version >= Version::V1_2 => out.push('\r'),
+/// Unescapes a header name or value for `version`, handing the unescaped text to `out` in
+/// pieces (several per escape sequence); fails on a backslash that starts no valid sequence.
+fn unescape<'a>(
+    raw: &'a str,
+    version: Version,
+    mut out: impl FnMut(&'a str),
+) -> Result<(), DecodeError> {
+    let mut rest = raw;
+    // Every piece is cut next to an ASCII backslash, so every cut is a char boundary.
+    while let Some(i) = memchr(b'\\', rest.as_bytes()) {
+        let (plain, escape) = rest.split_at(i);
+        out(plain);
+        let replacement = match escape.as_bytes().get(1) {
+            Some(b'\\') => "\\",
+            Some(b'n') => "\n",
+            Some(b'c') => ":",
+            Some(b'r') if version >= Version::V1_2 => "\r",
             _ => return Err(DecodeError::InvalidEscape),
-        }
+        };
+        out(replacement);
+        rest = escape.get(2..).ok_or(DecodeError::InvalidEscape)?;
     }
-    Ok(out)
+    out(rest);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -794,6 +983,284 @@ mod tests {
         }
         assert_eq!(got.map(|f| f.body.len()), Some(body.len()));
         assert!(d.is_idle());
+    }
+
+    /// Every escape sequence, split between two messages at every byte: the backslash and
+    /// its letter may arrive in different messages.
+    #[test]
+    fn escapes_split_between_messages() {
+        let input = "SEND\nk\\c\\n:\\\\\\r\\c\\n\n\n\0";
+        let want = Frame::new(Command::Send).header("k:\n", "\\\r:\n");
+        for at in 0..=input.len() {
+            let items = decode_all(Some(Version::V1_2), &[&input[..at], &input[at..]]).unwrap();
+            assert_eq!(frames(items), std::slice::from_ref(&want), "split at {at}");
+        }
+    }
+
+    #[test]
+    fn colons_empty_names_and_empty_values() {
+        for version in [None, Some(Version::V1_2)] {
+            let f = one(version, "SEND\na:b:c\nempty:\n:v\n::\n\n\0").unwrap();
+            let all: Vec<_> = f.headers.iter().collect();
+            assert_eq!(all, [("a", "b:c"), ("empty", ""), ("", "v"), ("", ":")]);
+            assert_eq!(f.headers.get("empty"), Some(""));
+            assert_eq!(f.headers.get(""), Some("v"));
+        }
+    }
+
+    #[test]
+    fn repeated_headers_are_kept_in_order_and_the_first_wins() {
+        let f = one(
+            Some(Version::V1_2),
+            "SEND\nfoo:World\nfoo:I am\nbar:1\n\n\0",
+        )
+        .unwrap();
+        assert_eq!(f.headers.get("foo"), Some("World"));
+        let all: Vec<_> = f.headers.iter().collect();
+        assert_eq!(all, [("foo", "World"), ("foo", "I am"), ("bar", "1")]);
+        // An escaped name equal to a plain one counts as the same name.
+        let f = one(Some(Version::V1_2), "SEND\na\\cb:1\na:b:2\n\n\0").unwrap();
+        assert_eq!(f.headers.get("a:b"), Some("1"));
+        assert_eq!(f.headers.get("a"), Some("b:2"));
+    }
+
+    #[test]
+    fn lone_carriage_returns_stay_in_values() {
+        // Only a CR right before the LF is part of the EOL.
+        let f = one(None, "SEND\na:b\rc\nd:e\r\r\n\n\0").unwrap();
+        assert_eq!(f.headers.get("a"), Some("b\rc"));
+        assert_eq!(f.headers.get("d"), Some("e\r"));
+        // A command line with a stray CR is not a command.
+        assert!(matches!(
+            one(None, "SEND\r\r\n\n\0"),
+            Err(DecodeError::UnknownCommand(_))
+        ));
+    }
+
+    #[test]
+    fn nul_bytes_in_headers_and_bodies() {
+        let f = one(None, "SEND\na:\0b\ncontent-length:0\n\n\0").unwrap();
+        assert_eq!(f.headers.get("a"), Some("\0b"));
+        assert_eq!(f.body, "");
+        let f = one(None, "SEND\ncontent-length:3\n\n\0\0\0\0").unwrap();
+        assert_eq!(f.body, "\0\0\0");
+        // A length that ends inside a multi-byte character is not followed by a NUL.
+        assert_eq!(
+            one(None, "SEND\ncontent-length:1\n\né\0"),
+            Err(DecodeError::MissingNul)
+        );
+    }
+
+    #[test]
+    fn many_headers_and_frames_in_a_row() {
+        let mut d = Decoder::new(Limits::default());
+        d.set_version(Some(Version::V1_2));
+        for n in [0, 1, 5, 17, 3, 64, 2] {
+            let mut input = String::from("MESSAGE\n");
+            for i in 0..n {
+                input.push_str(&format!("h{i}:v\\c{i}\n"));
+            }
+            input.push_str("\nbody\0");
+            d.push(&input);
+            let Ok(Some(Item::Frame(f))) = d.next_item() else {
+                panic!("{n} headers")
+            };
+            assert_eq!(f.headers.len(), n);
+            for i in 0..n {
+                assert_eq!(
+                    f.headers.get(&format!("h{i}")),
+                    Some(format!("v:{i}").as_str())
+                );
+            }
+            assert_eq!(f.body, "body");
+            assert_eq!(d.next_item(), Ok(None));
+        }
+    }
+
+    #[test]
+    fn header_count_and_line_length_limits_at_the_boundary() {
+        let limits = Limits {
+            max_frame_size: 1024,
+            max_body_size: 1024,
+            max_headers: 3,
+            max_header_line: 10,
+        };
+        let ok = decode_with(limits.clone(), None, &["SEND\na:1\nb:2\nc:3\n\n\0"]).unwrap();
+        assert_eq!(frames(ok)[0].headers.len(), 3);
+        let err = decode_with(limits.clone(), None, &["SEND\na:1\nb:2\nc:3\nd:4\n\n\0"]);
+        assert_eq!(err, Err(DecodeError::TooManyHeaders { limit: 3 }));
+        // 10 bytes before the EOL, with LF or CR LF; 11 is too many.
+        for eol in ["\n", "\r\n"] {
+            let line = format!("a:{}", "x".repeat(8));
+            let ok = decode_with(
+                limits.clone(),
+                None,
+                &[&format!("SEND{eol}{line}{eol}{eol}\0")],
+            );
+            assert_eq!(frames(ok.unwrap())[0].headers.get("a"), Some("xxxxxxxx"));
+            let long = format!("SEND{eol}{line}y{eol}{eol}\0");
+            assert_eq!(
+                decode_with(limits.clone(), None, &[&long]),
+                Err(DecodeError::HeaderLineTooLong { limit: 10 })
+            );
+        }
+        // The limit counts escaped bytes, before unescaping.
+        let escaped = "SEND\na:\\c\\c\\c\\c\n\n\0";
+        let ok = decode_with(limits.clone(), Some(Version::V1_2), &[escaped]).unwrap();
+        assert_eq!(frames(ok)[0].headers.get("a"), Some("::::"));
+        let escaped = "SEND\na:\\c\\c\\c\\cc\n\n\0";
+        assert_eq!(
+            decode_with(limits, Some(Version::V1_2), &[escaped]),
+            Err(DecodeError::HeaderLineTooLong { limit: 10 })
+        );
+    }
+
+    #[test]
+    fn body_and_frame_limits_at_the_boundary() {
+        let limits = Limits {
+            max_frame_size: 40,
+            max_body_size: 8,
+            max_headers: 4,
+            max_header_line: 64,
+        };
+        let body = "x".repeat(8);
+        // Exactly max_body_size, with and without content-length; one more byte fails.
+        for input in [
+            format!("SEND\n\n{body}\0"),
+            format!("SEND\ncontent-length:8\n\n{body}\0"),
+        ] {
+            let ok = decode_with(limits.clone(), None, &[&input]).unwrap();
+            assert_eq!(frames(ok)[0].body, body);
+        }
+        assert_eq!(
+            decode_with(limits.clone(), None, &[&format!("SEND\n\n{body}y\0")]),
+            Err(DecodeError::BodyTooLarge { limit: 8 })
+        );
+        assert_eq!(
+            decode_with(limits.clone(), None, &["SEND\ncontent-length:9\n\n"]),
+            Err(DecodeError::BodyTooLarge { limit: 8 })
+        );
+        // Exactly max_frame_size (NUL included), with and without content-length.
+        let pad = |n: usize| format!("h:{}", "p".repeat(n));
+        let exact = format!("SEND\n{}\n\n{body}\0", pad(22));
+        assert_eq!(exact.len(), 40);
+        assert_eq!(
+            frames(decode_with(limits.clone(), None, &[&exact]).unwrap()).len(),
+            1
+        );
+        let exact = format!("SEND\ncontent-length:8\n{}\n\n{body}\0", pad(5));
+        assert_eq!(exact.len(), 40);
+        assert_eq!(
+            frames(decode_with(limits.clone(), None, &[&exact]).unwrap()).len(),
+            1
+        );
+        let over = format!("SEND\n{}\n\n{body}\0", pad(23));
+        assert_eq!(
+            decode_with(limits.clone(), None, &[&over]),
+            Err(DecodeError::FrameTooLarge { limit: 40 })
+        );
+        let over = format!("SEND\ncontent-length:8\n{}\n\n{body}\0", pad(6));
+        assert_eq!(
+            decode_with(limits, None, &[&over]),
+            Err(DecodeError::FrameTooLarge { limit: 40 })
+        );
+    }
+
+    #[test]
+    fn escape_errors_come_with_their_line() {
+        // The bad escape is reported when its line ends, before later lines or the body.
+        let mut d = Decoder::new(Limits::default());
+        d.set_version(Some(Version::V1_2));
+        d.push("SEND\na:\\x\n");
+        assert_eq!(d.next_item(), Err(DecodeError::InvalidEscape));
+        let mut d = Decoder::new(Limits::default());
+        d.set_version(Some(Version::V1_2));
+        d.push("SEND\nna\\me:1\n");
+        assert_eq!(d.next_item(), Err(DecodeError::InvalidEscape));
+        // A backslash right before the colon does not escape it.
+        assert_eq!(
+            one(Some(Version::V1_2), "SEND\na\\:b\n\n\0"),
+            Err(DecodeError::InvalidEscape)
+        );
+        // Non-ASCII text around escapes is kept.
+        let f = one(Some(Version::V1_2), "SEND\né\\c😀:ü\\nß\n\n\0").unwrap();
+        assert_eq!(f.headers.get("é:😀"), Some("ü\nß"));
+    }
+
+    /// Decodes `input` pushed one char per message (never a whole frame at once: always the
+    /// incremental path), stopping at the first error.
+    fn decode_char_by_char(
+        limits: Limits,
+        version: Option<Version>,
+        input: &str,
+    ) -> Result<Vec<Item>, DecodeError> {
+        let pieces: Vec<&str> = input
+            .char_indices()
+            .map(|(i, c)| &input[i..i + c.len_utf8()])
+            .collect();
+        decode_with(limits, version, &pieces)
+    }
+
+    /// A frame complete in the buffer takes the one-pass path; split, it takes the line by line
+    /// one. Both give the same items and the same errors, for valid and invalid frames, near
+    /// and at every limit.
+    #[test]
+    fn whole_frames_decode_as_split_ones() {
+        let inputs = [
+            "SEND\ndestination:/topic/x\ncontent-length:5\n\nhello\0",
+            "SEND\r\ndestination:/a\r\ncontent-length:3\r\n\r\na\0b\0\r\n",
+            "SEND\r\nx:y\r\n\r\nbody\0",
+            "SEND\r\n\r\n\0",
+            "SEND\ndestination:/a\\cb\nx:\\\\\n\nbody\0",
+            "SEND\nx:\\t\n\n\0",
+            "SUBSCRIBE\nid:0\ndestination:/topic/a\nack:client\n\n\0\nSEND\n\n\0",
+            "CONNECT\naccept-version:1.2\nlogin:a\\cb\n\n\0",
+            "SEND\na:1\na:2\n:\n::\nempty:\n\nx\0",
+            "SEND\na:b\rc\nd:e\r\r\n\n\0",
+            "SEND\ncontent-length:1\n\né\0",
+            "SEND\ncontent-length:2\n\né\0",
+            "SEND\ncontent-length:x\n\n\0",
+            "SEND\ncontent-length:\n\n\0",
+            "SEND\ncontent-length:18446744073709551616\n\n\0",
+            "SEND\ncontent-length:00000000000000000003\n\nabc\0",
+            "SEND\ncontent-length:2\n\nabc\0",
+            "SEND\nnocolon\n\n\0",
+            "SEND\r\r\n\n\0",
+            "\rSEND\n\n\0",
+            "FOO\n\n\0",
+            "SEND\n\0",
+            "MESSAGE\n\n\0RECEIPT\nreceipt-id:1\n\n\0",
+            "SEND\n\nno nul",
+            "SEND\nh1:a\nh2:b\nh3:c\nh4:d\nh5:e\nh6:f\n\n\0",
+            "SEND\na:12345678901234\nb:1\n\n0123456789\0",
+            "SEND\na:123456789012345678\nb:1\n\n0123456789012345\0",
+            "SEND\na:1234567890123456789\n\n\0",
+            "SEND\na:1\nb:2\nc:3\n\n\0",
+            "SEND\ncontent-length:16\n\n0123456789012345\0",
+            "SEND\ncontent-length:17\n\n01234567890123456\0",
+            "SEND\n\n01234567890123456\0",
+            "SEND\nx:y\n\n0123456789012345\0",
+            "SEND\nx:yz\n\n0123456789012345678901234567890123\0",
+        ];
+        for limits in [Limits::default(), small()] {
+            for version in [
+                None,
+                Some(Version::V1_0),
+                Some(Version::V1_1),
+                Some(Version::V1_2),
+            ] {
+                for input in inputs {
+                    let whole = decode_with(limits.clone(), version, &[input]);
+                    let split = decode_char_by_char(limits.clone(), version, input);
+                    assert_eq!(whole, split, "{input:?} {version:?} {limits:?}");
+                    // Two frames back to back, the second after the first in the buffer.
+                    let twice = format!("{input}{input}");
+                    let whole = decode_with(limits.clone(), version, &[&twice]);
+                    let split = decode_char_by_char(limits.clone(), version, &twice);
+                    assert_eq!(whole, split, "{twice:?} {version:?} {limits:?}");
+                }
+            }
+        }
     }
 
     #[test]
