@@ -14,6 +14,11 @@
 //! A frame may be split over several messages, and one message may hold several frames.
 //! Header values are not unescaped: the benchmark's destinations and ids contain nothing that
 //! STOMP escapes, so the raw value is the value.
+//!
+//! The load path runs once per message on the load generator's single core, so it avoids
+//! per-message formatting and searches: [`SendWriter`] builds a `SEND`'s head once per
+//! session, and the reader scans a frame's lines once, picking out the headers every
+//! `MESSAGE` is checked on ([`ServerFrame::subscription`] and the next two fields).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
