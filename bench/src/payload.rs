@@ -5,11 +5,12 @@
 //! sequence number, up to the requested size. Only characters that JSON and SockJS leave
 //! unescaped are used.
 
-use std::fmt::Write as _;
-
 /// The shortest payload: the sequence number and its separator, plus one pattern byte.
 pub(crate) const MIN_SIZE: usize = 12;
 const PREFIX: usize = 11;
+
+/// The pattern's alphabet twice: the pattern from any offset, for up to 26 bytes, is a slice.
+const LETTERS: &str = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz";
 
 /// The length of a payload asked to be `size` bytes.
 pub(crate) fn len(size: usize) -> usize {
@@ -19,8 +20,23 @@ pub(crate) fn len(size: usize) -> usize {
 /// Append the payload of `seq` (`size` bytes, at least [`MIN_SIZE`]) to `out`.
 pub(crate) fn write(seq: u64, size: usize, out: &mut String) {
     let size = size.max(MIN_SIZE);
-    let _ = write!(out, "{:010}:", seq % 10_000_000_000);
-    out.extend((0..size - PREFIX).map(|i| pattern(seq, i)));
+    out.reserve(size);
+    let mut digits = [0u8; PREFIX - 1];
+    let mut n = seq % 10_000_000_000;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend(digits.iter().map(|&d| char::from(d)));
+    out.push(':');
+    // Byte `i` of the pattern is letter `(seq + i) % 26`: it repeats every 26 bytes.
+    let start = (seq % 26) as usize;
+    let mut left = size - PREFIX;
+    while left > 0 {
+        let n = left.min(26);
+        out.push_str(&LETTERS[start..start + n]);
+        left -= n;
+    }
 }
 
 /// The payload of `seq`.
@@ -28,10 +44,6 @@ pub(crate) fn make(seq: u64, size: usize) -> String {
     let mut s = String::with_capacity(size.max(MIN_SIZE));
     write(seq, size, &mut s);
     s
-}
-
-fn pattern(seq: u64, i: usize) -> char {
-    char::from(b'a' + ((seq as usize).wrapping_add(i) % 26) as u8)
 }
 
 /// Why a received payload is not the expected one.
@@ -56,12 +68,12 @@ pub(crate) fn check(seq: u64, size: usize, got: &str) -> Result<(), Mismatch> {
         return Err(Mismatch::OutOfOrder { got: got_seq });
     }
     let size = size.max(MIN_SIZE);
-    let body = &got.as_bytes()[PREFIX..];
+    let start = (seq % 26) as usize;
+    let letters = &LETTERS.as_bytes()[start..start + 26];
     if got.len() != size
-        || body
-            .iter()
-            .enumerate()
-            .any(|(i, &b)| char::from(b) != pattern(seq, i))
+        || !got.as_bytes()[PREFIX..]
+            .chunks(26)
+            .all(|chunk| chunk == &letters[..chunk.len()])
     {
         return Err(Mismatch::Corrupt);
     }
@@ -74,11 +86,9 @@ pub(crate) fn sequence(got: &str) -> Option<u64> {
     if b.len() < PREFIX || b[PREFIX - 1] != b':' {
         return None;
     }
-    let digits = &got[..PREFIX - 1];
-    if !digits.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+    b[..PREFIX - 1].iter().try_fold(0, |n: u64, &c| {
+        c.is_ascii_digit().then(|| n * 10 + u64::from(c - b'0'))
+    })
 }
 
 /// Describe a mismatch for an error sample.
@@ -96,6 +106,29 @@ pub(crate) fn describe(expected: u64, m: &Mismatch, got: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The layout, as the module documents it, written the plain way.
+    fn reference(seq: u64, size: usize) -> String {
+        let mut s = format!("{:010}:", seq % 10_000_000_000);
+        s.extend(
+            (0..size.max(MIN_SIZE) - PREFIX)
+                .map(|i| char::from(b'a' + ((seq + i as u64) % 26) as u8)),
+        );
+        s
+    }
+
+    #[test]
+    fn layout() {
+        for size in [0, 12, 13, 36, 37, 38, 64, 1000] {
+            for seq in [0, 1, 25, 26, 27, 9_999_999_999, 10_000_000_003, 123_456] {
+                assert_eq!(make(seq, size), reference(seq, size), "{seq} {size}");
+            }
+        }
+        assert_eq!(make(3, 16), "0000000003:defgh");
+        assert_eq!(sequence("0000000003:defgh"), Some(3));
+        assert_eq!(sequence("00000x0003:defgh"), None);
+        assert_eq!(sequence("+000000003:defgh"), None);
+    }
 
     #[test]
     fn round_trip() {

@@ -32,7 +32,7 @@ use crate::config::{LoadConfig, Workload};
 use crate::framing::Framing;
 use crate::payload;
 use crate::stats::{self, Outcome, Stats};
-use crate::stomp_frame::{self, Carrier, Reader, ServerFrame};
+use crate::stomp_frame::{self, Carrier, Reader, SendWriter, ServerFrame};
 use crate::ws::{self, Ws};
 use crate::{broadcast, idle};
 
@@ -43,8 +43,12 @@ const SERVER_HEART_BEAT_MS: u32 = 10_000;
 /// How long opening one session (websocket, `CONNECTED`, `RECEIPT`) may take.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Client read buffer of the busy workloads' connections.
-const READ_BUFFER: usize = 16 * 1024;
+/// Client read (and write) buffer of the busy workloads' connections. tungstenite zero-fills
+/// the free part of its read buffer before every read (including the one that finds the
+/// socket empty), so a large buffer costs a large memset per wakeup; 4 KiB still holds a
+/// connection's whole window at the default sizes (10 in flight, 64-byte bodies: ~2.5 KB of
+/// `MESSAGE` frames), and a larger message only takes more reads.
+const READ_BUFFER: usize = 4 * 1024;
 
 /// STOMP framing for one subscription: payloads go out as `SEND` bodies to `destination`
 /// and come back as `MESSAGE` bodies on subscription `subscription`.
@@ -53,15 +57,18 @@ pub(crate) struct StompFraming {
     carrier: Carrier,
     destination: Arc<str>,
     subscription: Arc<str>,
+    send: SendWriter,
     reader: Reader,
     scratch: String,
 }
 
 impl StompFraming {
     fn new(carrier: Carrier, destination: &str, subscription: &str) -> StompFraming {
+        let destination: Arc<str> = destination.into();
         StompFraming {
             carrier,
-            destination: destination.into(),
+            send: SendWriter::new(carrier, Arc::clone(&destination)),
+            destination,
             subscription: subscription.into(),
             reader: Reader::default(),
             scratch: String::new(),
@@ -112,29 +119,36 @@ impl StompFraming {
             }
         }
     }
+}
 
-    /// Check one frame received under load: a `MESSAGE` of this subscription; its body is
-    /// the payload.
-    fn message_body<'a>(&self, f: &ServerFrame<'a>) -> Result<&'a str, String> {
-        if f.command != "MESSAGE" {
-            return Err(format!("expected MESSAGE, got {}", f.describe()));
-        }
-        f.expect_header("subscription", &self.subscription)?;
-        f.expect_header("destination", &self.destination)?;
-        if f.header("message-id").is_none() {
-            return Err("MESSAGE without message-id".into());
-        }
-        Ok(f.body)
+/// Check one frame received under load: a `MESSAGE` of subscription `subscription` to
+/// `destination`, with a `message-id`; its body is the payload.
+fn message_body<'a>(
+    subscription: &str,
+    destination: &str,
+    f: &ServerFrame<'a>,
+) -> Result<&'a str, String> {
+    if f.command != "MESSAGE" {
+        return Err(format!("expected MESSAGE, got {}", f.describe()));
     }
+    for (name, got, want) in [
+        ("subscription", f.subscription, subscription),
+        ("destination", f.destination, destination),
+    ] {
+        if got != Some(want) {
+            return Err(format!("MESSAGE with {name} {got:?}, expected {want:?}"));
+        }
+    }
+    if f.message_id.is_none() {
+        return Err("MESSAGE without message-id".into());
+    }
+    Ok(f.body)
 }
 
 impl Framing for StompFraming {
     fn write(&mut self, seq: u64, size: usize, out: &mut String) {
-        let destination = &self.destination;
-        self.carrier.wrap(out, &mut self.scratch, |f| {
-            stomp_frame::send(f, destination, payload::len(size), |body| {
-                payload::write(seq, size, body)
-            })
+        self.send.write(out, payload::len(size), |body| {
+            payload::write(seq, size, body)
         });
     }
 
@@ -143,14 +157,19 @@ impl Framing for StompFraming {
         message: &str,
         mut on_payload: impl FnMut(&str) -> Result<(), String>,
     ) -> Result<(), String> {
-        let mut reader = std::mem::take(&mut self.reader);
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let result = self.carrier.unwrap(message, &mut scratch, |t| {
-            reader.push(t, |f| on_payload(self.message_body(&f)?))
-        });
-        self.reader = reader;
-        self.scratch = scratch;
-        result
+        let StompFraming {
+            carrier,
+            destination,
+            subscription,
+            reader,
+            scratch,
+            ..
+        } = self;
+        carrier.unwrap(message, scratch, |t| {
+            reader.push(t, |f| {
+                on_payload(message_body(subscription, destination, &f)?)
+            })
+        })
     }
 }
 

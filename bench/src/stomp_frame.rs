@@ -14,8 +14,14 @@
 //! A frame may be split over several messages, and one message may hold several frames.
 //! Header values are not unescaped: the benchmark's destinations and ids contain nothing that
 //! STOMP escapes, so the raw value is the value.
+//!
+//! The load path runs once per message on the load generator's single core, so it avoids
+//! per-message formatting and searches: [`SendWriter`] builds a `SEND`'s head once per
+//! session, and the reader scans a frame's lines once, picking out the headers every
+//! `MESSAGE` is checked on ([`ServerFrame::subscription`] and the next two fields).
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use crate::frame::shorten;
 use crate::framing::{Framing, SockJsFraming};
@@ -78,13 +84,16 @@ impl Carrier {
     }
 }
 
+/// Whether JSON needs `b` escaped inside a string.
+fn needs_json_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
 /// Append `text` as the inside of a JSON string.
 fn push_json_escaped(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut rest = text;
-    while let Some(at) = rest
-        .bytes()
-        .position(|b| b < 0x20 || b == b'"' || b == b'\\')
-    {
+    while let Some(at) = rest.bytes().position(needs_json_escape) {
         out.push_str(&rest[..at]);
         match rest.as_bytes()[at] {
             b'"' => out.push_str("\\\""),
@@ -93,7 +102,10 @@ fn push_json_escaped(out: &mut String, text: &str) {
             b'\r' => out.push_str("\\r"),
             b'\t' => out.push_str("\\t"),
             b => {
-                let _ = write!(out, "\\u{:04x}", b);
+                // A control character: `\u00XX`.
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xf)]));
             }
         }
         // The byte was ASCII: the next one starts a character.
@@ -122,21 +134,10 @@ fn sockjs_messages(
         let Some(body) = rest.strip_prefix('"') else {
             return malformed(delivered);
         };
-        // The closing quote: the first `"` not preceded by an escaping backslash.
-        let bytes = body.as_bytes();
-        let mut i = 0;
-        let end = loop {
-            match bytes.get(i) {
-                None => return malformed(delivered),
-                Some(b'"') => break i,
-                Some(b'\\') => i += 2,
-                Some(_) => i += 1,
-            }
-        };
         scratch.clear();
-        if unescape_json(&body[..end], scratch).is_none() {
+        let Some(end) = take_json_string(body, scratch) else {
             return malformed(delivered);
-        }
+        };
         if let Err(e) = on_text(scratch) {
             return Some(Err(e));
         }
@@ -154,14 +155,54 @@ fn sockjs_messages(
     Some(Ok(()))
 }
 
-/// Append the JSON string contents `raw` (without quotes) unescaped; `None` for an escape
-/// this decoder does not handle.
-fn unescape_json(raw: &str, out: &mut String) -> Option<()> {
-    let mut rest = raw;
-    while let Some(at) = rest.find('\\') {
-        out.push_str(&rest[..at]);
-        let esc = rest.as_bytes().get(at + 1)?;
-        rest = &rest[at + 2..];
+/// `0x01` in every byte of a word.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The high bit of each byte of `word` that equals `b`. Exact up to the first such byte; a
+/// byte above it may be flagged too (a borrow), so only the lowest flag is to be trusted.
+fn flag_bytes(word: u64, b: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(b));
+    x.wrapping_sub(ONES) & !x & (ONES << 7)
+}
+
+/// Where the first byte of `bytes` equal to `a` or `b` is, looking at eight bytes at a time
+/// (the frames' lines and JSON runs are short: the setup of a library search costs more).
+fn find2(bytes: &[u8], a: u8, b: u8) -> Option<usize> {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        let flags = flag_bytes(word, a) | flag_bytes(word, b);
+        if flags != 0 {
+            // Little-endian: the lowest flag is the first byte.
+            return Some(at + (flags.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let rest = chunks.remainder();
+    rest.iter().position(|&c| c == a || c == b).map(|n| at + n)
+}
+
+/// Read the JSON string that starts at `text` (after its opening quote) in one pass,
+/// appending it unescaped to `out`; returns where its closing quote is. `None` if it does not
+/// end, or for an escape this decoder does not handle.
+fn take_json_string(text: &str, out: &mut String) -> Option<usize> {
+    let bytes = text.as_bytes();
+    // The start of the run of plain characters not yet appended.
+    let mut run = 0;
+    let mut i = 0;
+    loop {
+        // Slices start and end at ASCII bytes (`"`, `\\`, an escape's end): character
+        // boundaries.
+        let at = i + find2(bytes.get(i..)?, b'"', b'\\')?;
+        out.push_str(&text[run..at]);
+        if bytes[at] == b'"' {
+            return Some(at);
+        }
+        let esc = *bytes.get(at + 1)?;
+        i = at + 2;
         match esc {
             b'n' => out.push('\n'),
             b'r' => out.push('\r'),
@@ -172,16 +213,19 @@ fn unescape_json(raw: &str, out: &mut String) -> Option<()> {
             b'b' => out.push('\u{8}'),
             b'f' => out.push('\u{c}'),
             b'u' => {
-                let code = u32::from_str_radix(rest.get(..4)?, 16).ok()?;
-                rest = &rest[4..];
+                let hex = bytes.get(i..i + 4)?;
+                let mut code = 0;
+                for &h in hex {
+                    code = code * 16 + char::from(h).to_digit(16)?;
+                }
+                i += 4;
                 // Surrogate pairs are left to serde_json.
                 out.push(char::from_u32(code)?);
             }
             _ => return None,
         }
+        run = i;
     }
-    out.push_str(rest);
-    Some(())
 }
 
 /// `CONNECT` for STOMP 1.2 with a login, asking for server heart-beats every `server_beat_ms`
@@ -201,22 +245,74 @@ pub(crate) fn subscribe(out: &mut String, id: &str, destination: &str) {
     );
 }
 
-/// `SEND` of a text body, with `content-length` as the STOMP clients send it; `body` appends
-/// the body.
-pub(crate) fn send(
-    out: &mut String,
-    destination: &str,
-    len: usize,
-    body: impl FnOnce(&mut String),
-) {
+/// The head of a `SEND` of a `len`-byte text body: command and headers, up to the body.
+fn send_head(out: &mut String, destination: &str, len: usize) {
     let _ = write!(
         out,
         "SEND\ndestination:{destination}\ncontent-type:text/plain\ncontent-length:{len}\n\n"
     );
-    let start = out.len();
-    body(out);
-    debug_assert_eq!(out.len() - start, len, "content-length matches the body");
-    out.push('\0');
+}
+
+/// Writes the `SEND` frames of one destination, each carried as the carrier has it, with
+/// `content-length` as the STOMP clients send it. The frame's constant head (command and
+/// headers, JSON-escaped for SockJS) is built once per body length, so a frame costs a copy
+/// of the head, the body, and the tail.
+#[derive(Clone, Debug)]
+pub(crate) struct SendWriter {
+    carrier: Carrier,
+    destination: Arc<str>,
+    /// The body length `head` was built for.
+    head_len: usize,
+    /// The start of the websocket message up to the body (empty until the first frame).
+    head: String,
+}
+
+impl SendWriter {
+    /// A writer of `SEND` frames to `destination` over `carrier`.
+    pub(crate) fn new(carrier: Carrier, destination: Arc<str>) -> SendWriter {
+        SendWriter {
+            carrier,
+            destination,
+            head_len: 0,
+            head: String::new(),
+        }
+    }
+
+    /// Append the websocket text message carrying a `SEND` whose `len`-byte body `body`
+    /// appends.
+    pub(crate) fn write(&mut self, out: &mut String, len: usize, body: impl FnOnce(&mut String)) {
+        if self.head.is_empty() || self.head_len != len {
+            self.head.clear();
+            match self.carrier {
+                Carrier::WebSocket => send_head(&mut self.head, &self.destination, len),
+                Carrier::SockJs => {
+                    let mut head = String::new();
+                    send_head(&mut head, &self.destination, len);
+                    self.head.push_str("[\"");
+                    push_json_escaped(&mut self.head, &head);
+                }
+            }
+            self.head_len = len;
+        }
+        out.push_str(&self.head);
+        let start = out.len();
+        body(out);
+        debug_assert_eq!(out.len() - start, len, "content-length matches the body");
+        match self.carrier {
+            Carrier::WebSocket => out.push('\0'),
+            Carrier::SockJs => {
+                // The benchmark's payloads need no escaping; any other body still gets it.
+                if out.as_bytes()[start..]
+                    .iter()
+                    .any(|&b| needs_json_escape(b))
+                {
+                    let body = out.split_off(start);
+                    push_json_escaped(out, &body);
+                }
+                out.push_str("\\u0000\"]");
+            }
+        }
+    }
 }
 
 /// One frame from the server, borrowed from the reader's input.
@@ -228,6 +324,13 @@ pub(crate) struct ServerFrame<'a> {
     headers: &'a str,
     /// The body.
     pub(crate) body: &'a str,
+    /// The first `subscription` header, picked out while the frame was read (with the two
+    /// below, what every `MESSAGE` under load is checked on, without a search per header).
+    pub(crate) subscription: Option<&'a str>,
+    /// The first `destination` header.
+    pub(crate) destination: Option<&'a str>,
+    /// The first `message-id` header.
+    pub(crate) message_id: Option<&'a str>,
 }
 
 impl<'a> ServerFrame<'a> {
@@ -342,41 +445,64 @@ fn frames(
 }
 
 /// The frame at the start of `text` and its length, or `None` if it is not complete yet.
+/// One pass over the command and header lines finds each line's end and picks out the
+/// headers the reader and the load path need.
 fn one_frame(text: &str) -> Result<Option<(ServerFrame<'_>, usize)>, String> {
-    let Some(eol) = text.find('\n') else {
+    let bytes = text.as_bytes();
+    let Some(eol) = find2(bytes, b'\n', b'\n') else {
         return Ok(None);
     };
     let command = text[..eol].strip_suffix('\r').unwrap_or(&text[..eol]);
     if command.is_empty() || !command.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(format!("not a STOMP frame: {}", shorten(text)));
     }
-    // Header lines up to an empty line.
+    let mut frame = ServerFrame {
+        command,
+        headers: "",
+        body: "",
+        subscription: None,
+        destination: None,
+        message_id: None,
+    };
+    let mut content_length = None;
+    // Header lines up to an empty line. Every slice below starts and ends at an ASCII byte
+    // (`:`, `\r`, `\n`): character boundaries.
     let headers_start = eol + 1;
     let mut line_start = headers_start;
     let body_start = loop {
-        let Some(n) = text[line_start..].find('\n') else {
+        let Some(n) = find2(&bytes[line_start..], b'\n', b'\n') else {
             return Ok(None);
         };
-        let line = &text[line_start..line_start + n];
-        if line.is_empty() || line == "\r" {
-            break line_start + n + 1;
+        let end = line_start + n;
+        let line = &bytes[line_start..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // A header's name is up to the first colon: a line starting with `name:` is a
+        // `name` header.
+        let wanted = match line.first() {
+            None => break end + 1,
+            Some(b'c') => Some((&b"content-length:"[..], &mut content_length)),
+            Some(b's') => Some((&b"subscription:"[..], &mut frame.subscription)),
+            Some(b'd') => Some((&b"destination:"[..], &mut frame.destination)),
+            Some(b'm') => Some((&b"message-id:"[..], &mut frame.message_id)),
+            Some(_) => None,
+        };
+        if let Some((prefix, slot)) = wanted {
+            // The first of repeated headers counts.
+            if slot.is_none() && line.starts_with(prefix) {
+                *slot = Some(&text[line_start + prefix.len()..line_start + line.len()]);
+            }
         }
-        line_start += n + 1;
+        line_start = end + 1;
     };
-    let headers = &text[headers_start..line_start];
-    let frame = ServerFrame {
-        command,
-        headers,
-        body: "",
-    };
-    let body_end = match frame.header("content-length") {
+    frame.headers = &text[headers_start..line_start];
+    let body_end = match content_length {
         Some(len) => {
             let len: usize = len
                 .trim()
                 .parse()
                 .map_err(|_| format!("bad content-length {len:?} in {}", shorten(text)))?;
             let end = body_start + len;
-            match text.as_bytes().get(end) {
+            match bytes.get(end) {
                 None => return Ok(None),
                 Some(0) => end,
                 Some(_) => {
@@ -387,15 +513,15 @@ fn one_frame(text: &str) -> Result<Option<(ServerFrame<'_>, usize)>, String> {
                 }
             }
         }
-        None => match text[body_start..].find('\0') {
+        None => match find2(&bytes[body_start..], 0, 0) {
             Some(n) => body_start + n,
             None => return Ok(None),
         },
     };
-    let body = text
+    frame.body = text
         .get(body_start..body_end)
         .ok_or_else(|| format!("content-length cuts a character: {}", shorten(text)))?;
-    Ok(Some((ServerFrame { body, ..frame }, body_end + 1)))
+    Ok(Some((frame, body_end + 1)))
 }
 
 #[cfg(test)]
@@ -436,11 +562,36 @@ mod tests {
             "SUBSCRIBE\nid:s1\ndestination:/topic/a\nack:auto\nreceipt:s1\n\n\0"
         );
         out.clear();
-        send(&mut out, "/topic/a", 2, |o| o.push_str("hi"));
+        SendWriter::new(Carrier::WebSocket, "/topic/a".into())
+            .write(&mut out, 2, |o| o.push_str("hi"));
         assert_eq!(
             out,
             "SEND\ndestination:/topic/a\ncontent-type:text/plain\ncontent-length:2\n\nhi\0"
         );
+    }
+
+    #[test]
+    fn sends_are_the_frames_the_carriers_wrap() {
+        for carrier in [Carrier::WebSocket, Carrier::SockJs] {
+            let mut writer = SendWriter::new(carrier, "/topic/q\"a".into());
+            // The head is cached per body length: lengths change, and come back.
+            for body in [
+                "0000000001:bc",
+                "x",
+                "0000000002:cd",
+                "",
+                "q\"b\\\n\u{1}é",
+                "x",
+            ] {
+                let mut out = String::from("kept");
+                writer.write(&mut out, body.len(), |o| o.push_str(body));
+                let frame = format!(
+                    "SEND\ndestination:/topic/q\"a\ncontent-type:text/plain\ncontent-length:{}\n\n{body}\0",
+                    body.len()
+                );
+                assert_eq!(out, format!("kept{}", wrapped(carrier, &frame)), "{body:?}");
+            }
+        }
     }
 
     #[test]
@@ -503,6 +654,19 @@ mod tests {
         assert!(unwrap_all(sockjs, "a[\"x\"").is_err(), "malformed");
         assert!(unwrap_all(sockjs, "a[\"x\",]").is_err(), "malformed");
         assert!(unwrap_all(sockjs, "a[\"x\\q\"]").is_err(), "bad escape");
+        assert!(unwrap_all(sockjs, "a[\"x\\u+041\"]").is_err(), "bad escape");
+        assert!(
+            unwrap_all(sockjs, "a[\"x\\u004\"]").is_err(),
+            "short escape"
+        );
+        assert!(
+            unwrap_all(sockjs, "a[\"x\\\"]").is_err(),
+            "no closing quote"
+        );
+        assert!(
+            unwrap_all(sockjs, "a[\"é\",\"x\\é\"]").is_err(),
+            "bad escape"
+        );
         // Whatever `wrap` writes, `unwrap` reads back.
         let frame = "SEND\ndestination:/topic/a\n\n\"\\\u{1}é\0";
         assert_eq!(
@@ -579,6 +743,73 @@ mod tests {
             n += read_all(&mut r, &text[i..i + 1]).expect("bytes").len();
         }
         assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn finds_bytes_eight_at_a_time() {
+        let text = b"abcdefgh\\jklmnopqrstuvwxyz\"0123456789";
+        for start in 0..text.len() {
+            let hay = &text[start..];
+            let want = hay.iter().position(|&c| c == b'"' || c == b'\\');
+            assert_eq!(find2(hay, b'"', b'\\'), want, "from {start}");
+            let want = hay.iter().position(|&c| c == b'z');
+            assert_eq!(find2(hay, b'z', b'z'), want, "from {start}");
+        }
+        // Bytes next to the needles (where the word trick borrows), in every arrangement
+        // a simple generator makes.
+        let mut state = 1u32;
+        for _ in 0..20_000 {
+            let mut hay = [0u8; 19];
+            for b in &mut hay {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                *b = [0, 1, 2, 0x7f, 0x80, 0x81, 0xff, b'"', b'\\', b'!']
+                    [(state >> 24) as usize % 10];
+            }
+            for (a, b) in [
+                (0, 0),
+                (1, 1),
+                (0x80, 0x80),
+                (0xff, 0xff),
+                (b'"', b'\\'),
+                (0, 0x81),
+            ] {
+                let want = hay.iter().position(|&c| c == a || c == b);
+                assert_eq!(find2(&hay, a, b), want, "{hay:?} {a} {b}");
+            }
+        }
+        assert_eq!(find2(b"", b'a', b'b'), None);
+    }
+
+    #[test]
+    fn picks_out_the_message_headers() {
+        let mut r = Reader::default();
+        let mut seen = Vec::new();
+        let text = "MESSAGE\r\nsubscription-x:no\r\nxsubscription:no\r\nsubscription:s:1\r\n\
+                    destination:/a\r\ndestination:/b\r\nmessage-id:\r\nno-colon\r\n\r\nbody\0\
+                    MESSAGE\nsubscription\ndestination :/a\n\n\0";
+        r.push(text, |f| {
+            let own = |v: Option<&str>| v.map(str::to_string);
+            seen.push((
+                own(f.subscription),
+                own(f.destination),
+                own(f.message_id),
+                f.body.to_string(),
+            ));
+            Ok(())
+        })
+        .expect("valid");
+        assert_eq!(
+            seen,
+            [
+                (
+                    Some("s:1".into()),
+                    Some("/a".into()),
+                    Some("".into()),
+                    "body".into()
+                ),
+                (None, None, None, "".into())
+            ]
+        );
     }
 
     #[test]
