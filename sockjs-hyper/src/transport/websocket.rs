@@ -244,36 +244,62 @@ pub(crate) async fn run<S>(
     let ending = 'session: loop {
         // A wake-up from before this point is for work the writes below find anyway.
         session.wake_receiver.clear();
-        // Write everything that is ready.
+        // Write everything that is ready. A frame with more ready behind it (raw sessions send
+        // one message per frame) is only handed to the websocket's buffer; the last one
+        // flushes them all, so a burst costs one write to the socket, not one per message.
+        let mut unflushed = false;
         let deadline = loop {
-            match session.try_next_frame(rid) {
+            let (write, next) = match session.try_next_frame(rid) {
                 (Transmit::Frame { data, end }, then) => {
                     let Ok(text) = Utf8Bytes::try_from(data) else {
                         break 'session Ending::Broken;
                     };
-                    match send_within(&mut ws, Message::Text(text), write_timeout, &written).await {
-                        Ok(()) => {}
-                        Err(SendFailed::Broken) => break 'session Ending::Broken,
-                        Err(SendFailed::TimedOut) => {
-                            tracing::debug!("websocket write timed out");
-                            break 'session Ending::Broken;
+                    let more = then == Then::Poll && !end;
+                    let write = if more {
+                        Write::Feed(Message::Text(text))
+                    } else {
+                        Write::Send(Message::Text(text))
+                    };
+                    let next = if end {
+                        Next::End(Ending::ServerClosed)
+                    } else {
+                        match then {
+                            // Nothing more was queued (the usual case, a broadcast's included):
+                            // a send from now on sets the wake-up cleared above, so waiting is
+                            // safe.
+                            Then::Idle(deadline) => Next::Wait(deadline),
+                            Then::Poll => Next::Poll,
                         }
-                    }
-                    if end {
-                        break 'session Ending::ServerClosed;
-                    }
-                    // Nothing more was queued (the usual case, a broadcast's included): a
-                    // send from now on sets the wake-up cleared above, so waiting is safe.
-                    if let Then::Idle(deadline) = then {
-                        break deadline;
-                    }
+                    };
+                    (Some(write), next)
                 }
                 (Transmit::Close { code, reason }, _) => {
                     break 'session Ending::RawClosed(code, reason)
                 }
-                (Transmit::Idle, Then::Idle(deadline)) => break deadline,
-                (Transmit::Idle, Then::Poll) => break session.poll_timeout(),
+                (Transmit::Idle, Then::Idle(deadline)) => {
+                    (unflushed.then_some(Write::Flush), Next::Wait(deadline))
+                }
+                (Transmit::Idle, Then::Poll) => (
+                    unflushed.then_some(Write::Flush),
+                    Next::Wait(session.poll_timeout()),
+                ),
                 (Transmit::Ended, _) => break 'session Ending::ServerClosed,
+            };
+            if let Some(write) = write {
+                unflushed = matches!(write, Write::Feed(_));
+                match send_within(&mut ws, write, write_timeout, &written).await {
+                    Ok(()) => {}
+                    Err(SendFailed::Broken) => break 'session Ending::Broken,
+                    Err(SendFailed::TimedOut) => {
+                        tracing::debug!("websocket write timed out");
+                        break 'session Ending::Broken;
+                    }
+                }
+            }
+            match next {
+                Next::Poll => {}
+                Next::Wait(deadline) => break deadline,
+                Next::End(ending) => break 'session ending,
             }
         };
         if deadline != armed {
@@ -322,7 +348,10 @@ pub(crate) async fn run<S>(
                 next_ping = ping_every.map(|d| tokio::time::Instant::now() + d);
                 ping_timer.set(sleep_until(next_ping.map(tokio::time::Instant::into_std)));
                 let ping = Message::Ping(Default::default());
-                if send_within(&mut ws, ping, write_timeout, &written).await.is_err() {
+                if send_within(&mut ws, Write::Send(ping), write_timeout, &written)
+                    .await
+                    .is_err()
+                {
                     break Ending::Broken;
                 }
             }
@@ -554,21 +583,46 @@ enum SendFailed {
     TimedOut,
 }
 
-/// Send `message`, giving up once the connection has taken no byte for `limit`: a client that
-/// reads slowly but steadily is never dropped, however long the message takes, and one that
-/// stopped reading is dropped between `limit` and `limit` and a quarter after its last byte.
-/// The timer is set up only if the write does not complete at once (the socket's buffer is
-/// full), so the usual write costs no clock read.
+/// A write to the websocket.
+enum Write {
+    /// A message, then a flush.
+    Send(Message),
+    /// A message into the websocket's buffer, not flushed yet (more follow at once).
+    Feed(Message),
+    /// Flush what was fed.
+    Flush,
+}
+
+/// What the send loop does after a write.
+enum Next {
+    /// Ask the session for the next frame.
+    Poll,
+    /// Wait for a wake-up or this deadline.
+    Wait(Option<std::time::Instant>),
+    /// End the session.
+    End(Ending),
+}
+
+/// Perform `write`, giving up once the connection has taken no byte for `limit`: a client
+/// that reads slowly but steadily is never dropped, however long the message takes, and one
+/// that stopped reading is dropped between `limit` and `limit` and a quarter after its last
+/// byte. The timer is set up only if the write does not complete at once (the socket's buffer
+/// is full), so the usual write costs no clock read.
 async fn send_within<S>(
     ws: &mut S,
-    message: Message,
+    write: Write,
     limit: Duration,
     written: &Written,
 ) -> Result<(), SendFailed>
 where
     S: Sink<Message, Error = tungstenite::Error> + Unpin,
 {
-    let mut send = ws.send(message);
+    use futures::future::Either;
+    let mut send = match write {
+        Write::Send(message) => Either::Left(ws.send(message)),
+        Write::Feed(message) => Either::Right(Either::Left(ws.feed(message))),
+        Write::Flush => Either::Right(Either::Right(ws.flush())),
+    };
     let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut send).poll(cx))).await;
     let done = match first {
         Poll::Ready(done) => done,
@@ -732,4 +786,90 @@ fn truncate_reason(mut reason: String) -> String {
         reason.truncate(end);
     }
     reason
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::NewSession;
+    use std::sync::Mutex;
+
+    /// A websocket that records what is written and never receives anything until it is
+    /// told to end.
+    #[derive(Clone, Default)]
+    struct Recorder {
+        log: Arc<Mutex<Vec<&'static str>>>,
+        end: Arc<tokio::sync::Notify>,
+    }
+
+    impl Stream for Recorder {
+        type Item = Result<Message, tungstenite::Error>;
+        fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            let end = self.end.notified();
+            tokio::pin!(end);
+            match end.poll(cx) {
+                Poll::Ready(()) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            }
+        }
+    }
+
+    impl Sink<Message> for Recorder {
+        type Error = tungstenite::Error;
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
+            if item.is_text() {
+                self.log.lock().unwrap().push("message");
+            }
+            Ok(())
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            self.log.lock().unwrap().push("flush");
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A burst of messages queued for a raw websocket (one message per frame) is flushed
+    /// once, after its last frame, not once per frame.
+    #[tokio::test]
+    async fn a_burst_of_raw_frames_is_flushed_once() {
+        let sockjs = crate::SockJs::new("/t", sockjs_core::Config::default(), |_c| async {
+            std::future::pending::<()>().await;
+        })
+        .expect("an endpoint");
+        let (session, connection) = sockjs
+            .endpoint
+            .open(NewSession {
+                transport: None,
+                headers: http::HeaderMap::new(),
+                uri: http::Uri::from_static("/t/websocket"),
+                remote_addr: None,
+            })
+            .expect("a session");
+        for m in ["a", "b", "c", "d"] {
+            session.try_send(m).unwrap();
+        }
+        let ws = Recorder::default();
+        let log = Arc::clone(&ws.log);
+        let end = Arc::clone(&ws.end);
+        let ep = Arc::clone(&sockjs.endpoint);
+        let task = tokio::spawn(async move {
+            run(&ep, ws, Written::default(), session, connection, Mode::Raw).await;
+        });
+        // Until the four messages are written and the loop waits.
+        while log.lock().unwrap().len() < 5 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            log.lock().unwrap()[..5],
+            ["message", "message", "message", "message", "flush"]
+        );
+        end.notify_one();
+        task.await.unwrap();
+    }
 }
