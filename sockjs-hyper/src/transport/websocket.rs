@@ -92,12 +92,18 @@ fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
+/// Bytes of frames fed to the websocket (a raw session's burst, one message per frame) that
+/// it holds before writing them to the socket without waiting for the flush after the burst.
+const FEED_BUFFER: usize = 8 * 1024;
+
 /// The websocket settings derived from the endpoint's limits: small buffers (an idle
-/// connection should cost little), messages bounded by `max_request_body`.
+/// connection should cost little), messages bounded by `max_request_body`. Frames are
+/// written when flushed (a SockJS session's every frame; a raw burst's last one) or when
+/// [`FEED_BUFFER`] bytes wait.
 pub(crate) fn ws_config(config: &sockjs_core::Config) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(1024)
-        .write_buffer_size(0)
+        .write_buffer_size(FEED_BUFFER)
         .max_write_buffer_size(config.max_request_body.saturating_mul(2).max(64 * 1024))
         .max_message_size(Some(config.max_request_body))
         .max_frame_size(Some(config.max_request_body))
