@@ -177,6 +177,7 @@ impl Driver {
                     // Every MESSAGE of this wake-up is written in one buffer, so an idle
                     // session keeps none.
                     scratch.clear();
+                    scratch.reserve(message.text_len_hint());
                     message.write(&mut scratch);
                     let sent = conn.send(&scratch).await;
                     self.sent(sent, scratch.len());
