@@ -673,11 +673,15 @@ fn parse_plain_array(
     limits: &DecodeLimits,
 ) -> Option<Result<Vec<String>, DecodeError>> {
     let inner = payload.strip_prefix("[\"")?.strip_suffix("\"]")?;
-    // One branch-free pass (the compiler vectorises it) rules out control characters.
-    if inner.bytes().fold(false, |bad, b| bad | (b < 0x20)) {
+    // One branch-free pass (the compiler vectorises it) rules out control characters and
+    // finds whether there is any escape at all.
+    let (control, escaped) = inner.bytes().fold((false, false), |(control, escaped), b| {
+        (control | (b < 0x20), escaped | (b == b'\\'))
+    });
+    if control {
         return None;
     }
-    if memchr::memchr(b'\\', inner.as_bytes()).is_some() {
+    if escaped {
         return parse_escaped_array(inner, limits);
     }
     // Without escapes a string is its own text, and a `"` can only be a delimiter: `","`

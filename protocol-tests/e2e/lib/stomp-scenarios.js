@@ -101,6 +101,38 @@
     const describe = () =>
       `lib ${env.lib}, transport ${env.transport}, socket transport ${sock && sock.transport}, close ${JSON.stringify(closeEvent)}, ` +
       `errors ${JSON.stringify(errors.items.map(brief))}`;
+    // The connection both libraries' sessions are seen through, once CONNECTED: `lib` says how
+    // the library subscribes, sends and disconnects.
+    const wrap = (connected, lib) =>
+      within(connected, 'CONNECTED', describe).then((connectedHeaders) => ({
+        connected: connectedHeaders,
+        transport: sock.transport,
+        errors,
+        closed,
+        get sends() {
+          return state.sends;
+        },
+        get heartBeats() {
+          return state.heartBeats;
+        },
+        subscribe(destination, subHeaders = {}) {
+          const inbox = new Inbox(`subscription to ${destination}`);
+          return { inbox, ...lib.subscribe(destination, (m) => inbox.push(m), subHeaders) };
+        },
+        send(destination, body, sendHeaders = {}) {
+          lib.send(destination, body, sendHeaders);
+        },
+        receipt(id) {
+          return receipts.next((r) => r === id, `RECEIPT ${id}`);
+        },
+        raw(text) {
+          sock.send(text);
+        },
+        async disconnect() {
+          await lib.disconnect();
+        },
+        describe,
+      }));
 
     if (env.lib === 'v7') {
       const client = new env.StompJs.Client({
@@ -118,36 +150,14 @@
         client.onConnect = (frame) => resolve(frame.headers);
       });
       client.activate();
-      return within(connected, 'CONNECTED', describe).then((connectedHeaders) => ({
-        connected: connectedHeaders,
-        transport: sock.transport,
-        errors,
-        closed,
-        get sends() {
-          return state.sends;
+      return wrap(connected, {
+        subscribe: (destination, onMessage, subHeaders) => {
+          const sub = client.subscribe(destination, onMessage, subHeaders);
+          return { id: sub.id, unsubscribe: (h) => sub.unsubscribe(h) };
         },
-        get heartBeats() {
-          return state.heartBeats;
-        },
-        subscribe(destination, subHeaders = {}) {
-          const inbox = new Inbox(`subscription to ${destination}`);
-          const sub = client.subscribe(destination, (m) => inbox.push(m), subHeaders);
-          return { id: sub.id, inbox, unsubscribe: (h) => sub.unsubscribe(h) };
-        },
-        send(destination, body, sendHeaders = {}) {
-          client.publish({ destination, body, headers: sendHeaders });
-        },
-        receipt(id) {
-          return receipts.next((r) => r === id, `RECEIPT ${id}`);
-        },
-        raw(text) {
-          sock.send(text);
-        },
-        async disconnect() {
-          await within(client.deactivate(), 'deactivate', describe);
-        },
-        describe,
-      }));
+        send: (destination, body, sendHeaders) => client.publish({ destination, body, headers: sendHeaders }),
+        disconnect: () => within(client.deactivate(), 'deactivate', describe),
+      });
     }
 
     // stompjs 2.3.3
@@ -165,36 +175,14 @@
         },
       );
     });
-    return within(connected, 'CONNECTED', describe).then((connectedHeaders) => ({
-      connected: connectedHeaders,
-      transport: sock.transport,
-      errors,
-      closed,
-      get sends() {
-        return state.sends;
+    return wrap(connected, {
+      subscribe: (destination, onMessage, subHeaders) => {
+        const sub = client.subscribe(destination, onMessage, subHeaders);
+        return { id: sub.id, unsubscribe: () => sub.unsubscribe() };
       },
-      get heartBeats() {
-        return state.heartBeats;
-      },
-      subscribe(destination, subHeaders = {}) {
-        const inbox = new Inbox(`subscription to ${destination}`);
-        const sub = client.subscribe(destination, (m) => inbox.push(m), subHeaders);
-        return { id: sub.id, inbox, unsubscribe: () => sub.unsubscribe() };
-      },
-      send(destination, body, sendHeaders = {}) {
-        client.send(destination, sendHeaders, body);
-      },
-      receipt(id) {
-        return receipts.next((r) => r === id, `RECEIPT ${id}`);
-      },
-      raw(text) {
-        sock.send(text);
-      },
-      async disconnect() {
-        await new Promise((resolve) => client.disconnect(resolve));
-      },
-      describe,
-    }));
+      send: (destination, body, sendHeaders) => client.send(destination, sendHeaders, body),
+      disconnect: () => new Promise((resolve) => client.disconnect(resolve)),
+    });
   }
 
   function check(condition, message, conn) {
