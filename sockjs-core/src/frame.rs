@@ -270,7 +270,7 @@ fn next_special(bytes: &[u8], from: usize) -> usize {
     while i < bytes.len() && ESCAPES[usize::from(bytes[i])] == 0 {
         i += 1;
     }
-    i.min(bytes.len())
+    i
 }
 
 /// Whether SockJS requires `cp` (outside U+0000–U+001F) to be sent as a `\uXXXX` escape.
@@ -319,28 +319,19 @@ pub fn encode_json_string(s: &str, out: &mut String) {
 /// [`encode_json_string`] when the caller knows already whether `s` is `plain` (whether
 /// [`may_need_escaping`] is false).
 fn encode_json_string_known(s: &str, plain: bool, out: &mut String) {
-    out.reserve(if plain {
-        s.len() + 2
-    } else {
-        s.len() + s.len() / 8 + 18
-    });
-    out.push('"');
-    push_json_escaped(s, plain, out);
-    out.push('"');
-}
-
-/// Append the inside of `s`'s JSON string literal (no quotes) to `out`; `plain` says whether
-/// [`may_need_escaping`] is false for `s`.
-fn push_json_escaped(s: &str, plain: bool, out: &mut String) {
     let bytes = s.as_bytes();
     if plain {
         // The usual message: nothing to escape, copied whole.
+        out.reserve(bytes.len() + 2);
+        out.push('"');
         out.push_str(s);
+        out.push('"');
         return;
     }
     // Room for a few escapes, so that a message with some (lines, quotes) is written without
     // growing the buffer again.
-    out.reserve(bytes.len() + bytes.len() / 8 + 16);
+    out.reserve(bytes.len() + bytes.len() / 8 + 18);
+    out.push('"');
     // `s[run_start..i]` is copied in bulk whenever an escape is written. Both ends are
     // always char boundaries: `i` only stops at an ASCII byte or at the lead byte of a
     // 3-byte sequence, and `run_start` is just past such a byte or sequence.
@@ -376,6 +367,7 @@ fn push_json_escaped(s: &str, plain: bool, out: &mut String) {
         i = next_special(bytes, i);
     }
     out.push_str(&s[run_start..]);
+    out.push('"');
 }
 
 /// Append the message frame `a[m1,m2,...]` to `out` (no trailing newline).

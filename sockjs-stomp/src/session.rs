@@ -434,12 +434,9 @@ enum State {
 
 #[derive(Clone, Debug)]
 struct Subscription {
-    /// The client's id for it.
-    id: Arc<str>,
-    /// What its `MESSAGE` frames show as their destination instead of the message's: its
-    /// own, for a user destination (`/user/queue/x`).
-    shown_destination: Option<Arc<str>>,
-    destination: String,
+    /// Shared with the `MESSAGE` frames of a user destination (`/user/queue/x`), which show
+    /// it instead of the message's destination.
+    destination: Arc<str>,
     ack: AckMode,
     route: Route,
     /// Whether the client gave the id (1.0 subscriptions may have none).
@@ -475,9 +472,10 @@ pub struct Session {
     user: Option<String>,
     timers: Timers,
     connect_deadline: Option<Instant>,
-    subscriptions: HashMap<String, Subscription>,
+    /// By the client's id, which the `MESSAGE` frames and `unacked` share.
+    subscriptions: HashMap<Arc<str>, Subscription>,
     /// Unacknowledged messages: message id → subscription id.
-    unacked: BTreeMap<u64, String>,
+    unacked: BTreeMap<u64, Arc<str>>,
     next_message_id: u64,
     transactions: HashMap<String, Transaction>,
     transaction_bytes: usize,
@@ -547,9 +545,7 @@ impl Session {
 
     /// The destination and ack mode of the subscription `id`.
     pub fn subscription(&self, id: &str) -> Option<(&str, AckMode)> {
-        self.subscriptions
-            .get(id)
-            .map(|s| (s.destination.as_str(), s.ack))
+        self.subscriptions.get(id).map(|s| (&*s.destination, s.ack))
     }
 
     /// Number of messages sent and not acknowledged yet.
@@ -690,9 +686,9 @@ impl Session {
             return Err(DeliverError::NotConnected);
         }
         let version = self.version.unwrap_or(Version::V1_0);
-        let sub = self
+        let (sub_id, sub) = self
             .subscriptions
-            .get(subscription)
+            .get_key_value(subscription)
             .ok_or(DeliverError::UnknownSubscription)?;
         let needs_ack = sub.ack != AckMode::Auto;
         if needs_ack && self.unacked.len() >= self.config.max_unacked {
@@ -702,14 +698,15 @@ impl Session {
         self.next_message_id += 1;
         let out = MessageOut {
             version,
-            subscription: sub.explicit_id.then(|| Arc::clone(&sub.id)),
+            subscription: sub.explicit_id.then(|| Arc::clone(sub_id)),
             message_id: id,
             ack: needs_ack && version == Version::V1_2,
-            destination: sub.shown_destination.clone(),
+            destination: matches!(sub.route, Route::User { .. })
+                .then(|| Arc::clone(&sub.destination)),
             message: Arc::clone(message),
         };
         if needs_ack {
-            self.unacked.insert(id, subscription.to_owned());
+            self.unacked.insert(id, Arc::clone(sub_id));
         }
         self.timers.sent(now);
         self.push(Output::Message(out), None);
@@ -932,7 +929,7 @@ impl Session {
                         ack_header.unwrap_or_default().chars().take(64).collect(),
                     )
                 })?;
-                if self.subscriptions.contains_key(&id) {
+                if self.subscriptions.contains_key(id.as_str()) {
                     return Err(SessionError::DuplicateSubscription(id));
                 }
                 if self.subscriptions.len() >= self.config.max_subscriptions {
@@ -945,12 +942,9 @@ impl Session {
                     .routing
                     .route_subscribe(&destination, self.user.as_deref());
                 self.subscriptions.insert(
-                    id.clone(),
+                    Arc::from(id.as_str()),
                     Subscription {
-                        id: Arc::from(id.as_str()),
-                        shown_destination: matches!(route, Route::User { .. })
-                            .then(|| Arc::from(destination.as_str())),
-                        destination: destination.clone(),
+                        destination: Arc::from(destination.as_str()),
                         ack,
                         route: route.clone(),
                         explicit_id: explicit.is_some(),
@@ -980,11 +974,11 @@ impl Session {
                     }
                 };
                 // Unknown ids are ignored, as Spring does (pages often unsubscribe twice).
-                if let Some(sub) = self.subscriptions.remove(&id) {
+                if let Some(sub) = self.subscriptions.remove(id.as_str()) {
                     let abandoned: Vec<u64> = self
                         .unacked
                         .iter()
-                        .filter(|(_, s)| **s == id)
+                        .filter(|(_, s)| ***s == *id)
                         .map(|(m, _)| *m)
                         .collect();
                     for m in &abandoned {
@@ -993,7 +987,7 @@ impl Session {
                     self.push(
                         Output::Unsubscribe(UnsubscribeRequest {
                             id,
-                            destination: sub.destination,
+                            destination: sub.destination.to_string(),
                             route: sub.route,
                             unacked: abandoned.iter().map(u64::to_string).collect(),
                         }),
@@ -1088,7 +1082,7 @@ impl Session {
         };
         // A 1.1 ACK names its subscription too; a mismatch means it is not this message.
         if let Some(named) = frame.headers.get("subscription") {
-            if self.version != Some(Version::V1_2) && named != subscription {
+            if self.version != Some(Version::V1_2) && named != &*subscription {
                 return Ok(());
             }
         }
@@ -1109,7 +1103,7 @@ impl Session {
             self.unacked.remove(m);
         }
         let request = AckRequest {
-            subscription,
+            subscription: subscription.to_string(),
             message_ids: ids.iter().map(u64::to_string).collect(),
         };
         let output = if frame.command == Command::Ack {
